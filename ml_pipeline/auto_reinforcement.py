@@ -1,0 +1,678 @@
+"""The Auto Reinforcement Loop: one invocation of the nightly / on-demand job.
+
+``python -m ml_pipeline.auto_reinforcement`` does, in order:
+
+1. marks runs whose runner stopped sending heartbeats ``failed`` and re-queues their
+   requests (bounded attempts);
+2. processes **every** pending "Retrain Now" request, high > normal > low then oldest,
+   each with its own ``manual`` run linked to the request (``triggered_by`` = requester);
+3. the nightly run, at most once per UTC day: ``auto_daily`` (fine-tune), or
+   ``decay_triggered`` (from scratch) when the live accuracy of the last days fell more
+   than ``decay.max_accuracy_drop`` below the days before;
+4. deletes training logs older than the retention, computes the alerts and prints them.
+
+Each run: read the evaluation log window, keep the high-confidence errors, build
+errors + replay and a holdout, run ``train_model.py`` in a subprocess (timeout, minimal
+environment without secrets), register the candidate, apply the promotion gate, store
+the run's log and metrics. Too few errors is a ``skipped`` run with its reason.
+
+Exit codes: 0 every run completed or skipped (or nothing to do), 1 a run failed or the
+job was cancelled, 2 configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
+
+from ml_pipeline.config import DEFAULT_LOOKBACK_DAYS
+from ml_pipeline.errors import (
+    CancelledError,
+    ConfigError,
+    DailyRunExistsError,
+    LeaseLostError,
+    PipelineError,
+    TrainingError,
+    describe,
+)
+
+if TYPE_CHECKING:
+    from ml_pipeline.config import Settings
+    from ml_pipeline.registry import Registry
+    from ml_pipeline.store import Run, Store
+
+log = logging.getLogger("ml_pipeline.auto_reinforcement")
+
+TRAINER = Path(__file__).resolve().parent / "train_model.py"
+# Variables the training subprocess may inherit: no secrets (SUPABASE_* never pass).
+SAFE_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ", "LOG_LEVEL", "VIRTUAL_ENV", "PYTHONHASHSEED",
+            "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+# --------------------------------------------------------------------------- outcome
+@dataclass
+class RunOutcome:
+    """What happened to one run, for the summary, the exit code and artifacts."""
+
+    run_id: str
+    source: str
+    status: str
+    request_id: Optional[str] = None
+    dataset_size: int = 0
+    error_message: Optional[str] = None
+    skip_reason: Optional[str] = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    log_url: Optional[str] = None
+    log_text: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (no log text)."""
+        return {k: v for k, v in self.__dict__.items() if k != "log_text"}
+
+    def line(self) -> str:
+        """One human line."""
+        head = f"run {self.run_id} [{self.source}] {self.status}"
+        if self.status == "failed":
+            return f"{head}: {self.error_message}"
+        if self.status == "skipped":
+            return f"{head}: {self.skip_reason}"
+        m = self.metrics
+        base = m.get("baseline") or {}
+        f1 = f"f1 {m.get('f1_score', 0):.4f}" + (f" (baseline {base['f1_score']:.4f})" if base else "")
+        verdict = f"promoted v{m.get('model_version')}" if m.get("promoted") else f"rejected v{m.get('model_version')}"
+        return f"{head}: {self.dataset_size} errors, {f1}, {verdict}: {m.get('promotion_reason')}"
+
+
+# --------------------------------------------------------------------------- helpers
+class _RunLog:
+    """Captures this run's log lines (ours and the trainer's) for the stored log file."""
+
+    def __init__(self) -> None:
+        self.buffer = io.StringIO()
+        self.handler = logging.StreamHandler(self.buffer)
+        self.handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+
+    def __enter__(self) -> "_RunLog":
+        logging.getLogger("ml_pipeline").addHandler(self.handler)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        logging.getLogger("ml_pipeline").removeHandler(self.handler)
+
+    def text(self) -> str:
+        return self.buffer.getvalue()
+
+
+class _Heartbeat:
+    """Background heartbeats for one run; notices when the lease is lost."""
+
+    def __init__(self, store: "Store", run_id: str, token: str, every: float) -> None:
+        self.store, self.run_id, self.token, self.every = store, run_id, token, every
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"heartbeat-{run_id[:8]}", daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                if not self.store.heartbeat(self.run_id, self.token):
+                    log.error("lease lost for run %s: another runner reaped it", self.run_id)
+                    self.lost.set()
+                    return
+            except PipelineError as exc:  # a missed beat is not fatal; the lease has slack
+                log.warning("heartbeat failed: %s", describe(exc))
+
+    def __enter__(self) -> "_Heartbeat":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+class Cancellation:
+    """SIGINT/SIGTERM handling: stop the trainer, finish the run as failed, claim nothing new."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.signal_name: str | None = None
+        self.child: subprocess.Popen[str] | None = None
+
+    def install(self) -> None:
+        """Install handlers (main thread only)."""
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.signal_name = signal.Signals(signum).name
+        self.event.set()
+        child = self.child
+        if child is not None and child.poll() is None:
+            child.terminate()
+
+    def check(self) -> None:
+        """Raise ``CancelledError`` once a stop was asked for."""
+        if self.event.is_set():
+            raise CancelledError(f"cancelled: received {self.signal_name or 'a stop request'}")
+
+
+def minimal_env() -> dict[str, str]:
+    """The trainer's environment: only ``SAFE_ENV`` (never the service key)."""
+    env = {k: os.environ[k] for k in SAFE_ENV if k in os.environ}
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def parse_trainer_output(stdout: str, returncode: int) -> dict[str, Any]:
+    """The trainer's result: the last non-empty stdout line, which must be one JSON object."""
+    lines = [ln for ln in stdout.splitlines() if ln.strip()]
+    if not lines:
+        raise TrainingError(f"train_model.py printed no result line (exit code {returncode}); see the run log")
+    try:
+        result = json.loads(lines[-1])
+    except json.JSONDecodeError as exc:
+        raise TrainingError(f"train_model.py's last output line is not JSON (exit code {returncode}): {lines[-1][:200]!r}") from exc
+    if not isinstance(result, dict) or "status" not in result:
+        raise TrainingError(f"train_model.py's result has no status: {lines[-1][:200]!r}")
+    return result
+
+
+def detect_decay(frame: Any, as_of: datetime, decay: Any) -> tuple[bool, str]:
+    """Did live accuracy of the last ``recent_days`` fall more than allowed below the reference days?"""
+    import pandas as pd
+
+    if not decay.enabled or frame is None or not len(frame):
+        return False, "decay check disabled or no data"
+    lab = frame[frame["actual_label"].notna()]
+    recent_start = pd.Timestamp(as_of - timedelta(days=decay.recent_days))
+    ref_start = recent_start - pd.Timedelta(days=decay.reference_days)
+    recent = lab[lab["created_at"] >= recent_start]
+    ref = lab[(lab["created_at"] >= ref_start) & (lab["created_at"] < recent_start)]
+    if len(recent) < decay.min_rows or len(ref) < decay.min_rows:
+        return False, f"decay check needs {decay.min_rows} labelled rows in each period (recent {len(recent)}, reference {len(ref)})"
+    acc_recent = float((recent["predicted_label"] == recent["actual_label"]).mean())
+    acc_ref = float((ref["predicted_label"] == ref["actual_label"]).mean())
+    drop = acc_ref - acc_recent
+    msg = (f"live accuracy {acc_recent:.4f} over the last {decay.recent_days} day(s) vs {acc_ref:.4f} over the "
+           f"{decay.reference_days} days before (drop {drop:.4f}, limit {decay.max_accuracy_drop:.4f})")
+    return drop > decay.max_accuracy_drop, msg
+
+
+# --------------------------------------------------------------------------- the job
+class Job:
+    """One invocation: a store, settings, a runner identity and the outcomes so far."""
+
+    def __init__(self, settings: "Settings", store: "Store", *, as_of: datetime, dry_run: bool = False, cancellation: Cancellation | None = None) -> None:
+        from ml_pipeline.registry import Registry
+
+        self.settings = settings
+        self.store = store
+        self.as_of = as_of
+        self.dry_run = dry_run
+        self.cancel = cancellation or Cancellation()
+        self.runner = f"{socket.gethostname()}:{os.getpid()}"
+        self.registry: Registry = Registry(store, settings.home / "cache")
+        self.outcomes: list[RunOutcome] = []
+        self.lease_lost = False
+
+    # ---- top level
+    def reap(self) -> list[str]:
+        """Fail stale runs and re-queue their requests."""
+        r = self.settings.model.runner
+        reaped = self.store.reap_stale_runs(r.lease_seconds, r.max_attempts)
+        for run_id in reaped:
+            log.warning("run %s had no heartbeat for more than %d s: marked failed (runner lost)", run_id, r.lease_seconds)
+        return reaped
+
+    def process_requests(self, request_id: str | None = None, lookback_days: int | None = None) -> None:
+        """Claim and run pending requests until none is left (or exactly ``request_id``)."""
+        import uuid
+
+        while True:
+            self.cancel.check()
+            if self.lease_lost:
+                return
+            token = str(uuid.uuid4())
+            claim = self.store.claim_next_request(runner=self.runner, lease_token=token, as_of=self.as_of, request_id=request_id)
+            if claim is None:
+                if request_id is not None:
+                    req = self.store.get_request(request_id)
+                    state = "does not exist" if req is None else f"is {req.status}, not pending"
+                    raise ConfigError(f"request {request_id} {state}; nothing to process")
+                return
+            req = claim.request
+            log.info("claimed request %s (priority %s, attempt %d) as run %s", req.id, req.priority, req.attempts, claim.run.id)
+            self.execute(claim.run, token, fine_tune=True, lookback_days=lookback_days, request_id=req.id, attempts=req.attempts)
+            if request_id is not None:
+                return
+
+    def nightly(self, source: str = "auto_daily", lookback_days: int | None = None) -> None:
+        """The once-a-day run (``auto_daily``/``decay_triggered``) or a one-off ``manual`` run."""
+        import uuid
+
+        self.cancel.check()
+        token = str(uuid.uuid4())
+        try:
+            run = self.store.create_run(source=source, as_of=self.as_of, lease_token=token, runner=self.runner, fine_tune_flag=source != "decay_triggered")
+        except DailyRunExistsError as exc:
+            log.info("%s: nothing to do", exc)
+            return
+        self.execute(run, token, fine_tune=source != "decay_triggered", lookback_days=lookback_days, detect=source == "auto_daily")
+
+    # ---- one run
+    def execute(self, run: "Run", token: str, *, fine_tune: bool, lookback_days: int | None, request_id: str | None = None, attempts: int = 0, detect: bool = False) -> RunOutcome:
+        """Do one run from data to decision; always leaves the run in a final state (unless fenced)."""
+        outcome = RunOutcome(run.id, run.source, "running", request_id=request_id)
+        retryable = False
+        final: dict[str, Any] = {}
+        with _RunLog() as runlog, tempfile.TemporaryDirectory(prefix=f"ml_pipeline-run-{run.id[:8]}-") as tmp, \
+                _Heartbeat(self.store, run.id, token, self.settings.model.runner.heartbeat_seconds) as beat:
+            log.info("run %s (%s) started by %s at as-of %s", run.id, run.source, self.runner, self.as_of.isoformat())
+            try:
+                final = self._work(run, token, Path(tmp), beat, fine_tune=fine_tune, lookback_days=lookback_days, detect=detect)
+                outcome.source = final.get("source", run.source)
+            except LeaseLostError as exc:
+                log.error("%s", describe(exc))
+                self.lease_lost = True
+                outcome.status, outcome.error_message = "lost", describe(exc)
+                self.outcomes.append(outcome)
+                return outcome
+            except CancelledError as exc:
+                final = {"status": "failed", "error_message": describe(exc)}
+                retryable = True
+            except PipelineError as exc:
+                log.error("run failed: %s", describe(exc))
+                final = {"status": "failed", "error_message": describe(exc)}
+                retryable = exc.retryable
+            except Exception as exc:  # recorded as failed; the traceback goes to the run log
+                log.exception("run failed unexpectedly")
+                final = {"status": "failed", "error_message": f"unexpected {type(exc).__name__}: {describe(exc)}"}
+            if beat.lost.is_set():
+                self.lease_lost = True
+                outcome.status, outcome.error_message = "lost", "lease lost while running; nothing was written"
+                self.outcomes.append(outcome)
+                return outcome
+            log.info("run %s finished: %s", run.id, final.get("status"))
+            outcome.log_text = runlog.text()
+        self._finish(run, token, final, outcome, request_id=request_id, retryable=retryable, attempts=attempts)
+        self.outcomes.append(outcome)
+        return outcome
+
+    def _work(self, run: "Run", token: str, workdir: Path, beat: _Heartbeat, *, fine_tune: bool, lookback_days: int | None, detect: bool) -> dict[str, Any]:
+        from ml_pipeline.data_loader import LogSchema, Window, build_datasets, read_sources, resolve_sources
+
+        s = self.settings
+        lookback = lookback_days or s.lookback_days
+        window = Window.ending_at(self.as_of, lookback)
+        read_days = max(lookback, s.model.decay.recent_days + s.model.decay.reference_days) if detect else lookback
+        read_window = Window.ending_at(self.as_of, read_days)
+        schema = LogSchema.from_model_config(s.model)
+        sources = resolve_sources(self.store, s.model.evaluation_log.path, read_window, workdir / "log")
+        loaded = read_sources(sources, schema, read_window)
+        self.cancel.check()
+        source = run.source
+        if detect:
+            decayed, why = detect_decay(loaded.frame, self.as_of, s.model.decay)
+            log.info("decay check: %s", why)
+            if decayed:
+                source, fine_tune = "decay_triggered", False
+                log.warning("model decay detected: training from scratch (%s)", why)
+                self.store.update_run(run.id, token, source=source, fine_tune_flag=False)
+        frame = loaded.frame
+        if detect and len(frame):
+            import pandas as pd
+
+            frame = frame[frame["created_at"] >= pd.Timestamp(window.start)]
+        r = s.model.retraining
+        data = build_datasets(frame, window=window, confidence_threshold=s.confidence_threshold, min_samples=s.min_error_samples,
+                              holdout_fraction=r.holdout_fraction, replay_ratio=r.replay_ratio, random_seed=r.random_seed,
+                              workdir=workdir / "data", rows_read=loaded.rows_read, sources=loaded.sources)
+        summary = data.summary()
+        log.info("data: %s", json.dumps(summary))
+        if not data.enough:
+            reason = (f"only {data.error_count} high-confidence error(s) (confidence > {s.confidence_threshold}) in the last "
+                      f"{lookback} day(s); at least {s.min_error_samples} are needed to retrain")
+            log.info("skipped: %s", reason)
+            return {"status": "skipped", "skip_reason": reason, "dataset_size": data.error_count, "metrics": {"data": summary}, "source": source}
+        self.cancel.check()
+
+        champion = self.registry.champion()
+        if champion is None and fine_tune:
+            log.warning("no champion model yet: training the first model from scratch")
+            fine_tune = False
+        if champion is not None and fine_tune and not champion.fine_tunable:
+            log.warning("champion v%d (%s) cannot be fine-tuned incrementally: training from scratch", champion.version, champion.estimator)
+            fine_tune = False
+        dataset = data.dataset_path
+        if not fine_tune:
+            # From scratch learns from every labelled row outside the holdout, not from errors alone.
+            dataset = self._full_training_set(frame, data, workdir / "data")
+        cmd = [sys.executable, str(TRAINER), "--dataset", str(dataset), "--config", str(s.config_path.resolve()),
+               "--fine_tune", "true" if fine_tune else "false", "--output_dir", str(workdir / "out"),
+               "--learning_rate", repr(s.learning_rate), "--epochs", str(s.epochs), "--holdout", str(data.holdout_path),
+               "--random_seed", str(r.random_seed)]
+        if champion is not None:
+            cmd += ["--model_path", str(self.registry.fetch(champion)), "--model_sha256", champion.sha256]
+        result = self._run_trainer(cmd, r.training_timeout_seconds)
+        if beat.lost.is_set():
+            raise LeaseLostError(f"run {run.id} lost its lease during training; its result is discarded")
+        metrics = dict(result["metrics"])
+        mv = self.registry.add_candidate(
+            Path(result["model_path"]), sha256=result["sha256"], sklearn_version=result["sklearn_version"], estimator=result["estimator"],
+            fine_tunable=result["fine_tunable"], metrics=metrics, run_id=run.id, parent_version=champion.version if champion else None,
+            note=result.get("note"),
+        )
+        decision = self._decide(metrics)
+        # Re-check the lease right before the promotion: a reaped run must not crown a model.
+        if not self.store.heartbeat(run.id, token):
+            raise LeaseLostError(f"run {run.id} lost its lease before promotion; v{mv.version} stays a candidate")
+        if decision.promote:
+            self.registry.promote(mv.version)
+            log.info("promoted v%d: %s", mv.version, decision.reason)
+        else:
+            self.registry.reject(mv.version)
+            log.info("rejected v%d: %s; v%s stays in service", mv.version, decision.reason, champion.version if champion else "-")
+        metrics.update({
+            "promoted": decision.promote, "promotion_reason": decision.reason, "model_version": mv.version,
+            "champion_version": mv.version if decision.promote else (champion.version if champion else None),
+            "error_count": data.error_count, "replay_size": data.replay_size, "error_counts": data.errors_by_class, "data": summary,
+        })
+        return {"status": "completed", "dataset_size": data.error_count, "metrics": metrics, "model_version": mv.version,
+                "fine_tune_flag": bool(result["fine_tuned"]), "source": source}
+
+    def _decide(self, metrics: dict[str, Any]) -> Any:
+        from ml_pipeline.registry import decide_promotion
+
+        return decide_promotion(
+            {k: metrics[k] for k in ("accuracy", "precision", "recall", "f1_score")}, metrics.get("baseline"), self.settings.model.promotion,
+            holdout_size=int(metrics.get("holdout_size", 0)), evaluated_on=metrics.get("evaluated_on", "holdout"),
+        )
+
+    def _full_training_set(self, frame: Any, data: Any, workdir: Path) -> Path:
+        from ml_pipeline.data_loader import holdout_mask
+
+        lab = frame[frame["actual_label"].notna()]
+        train = lab[~holdout_mask(lab["prediction_id"], self.settings.model.retraining.holdout_fraction)]
+        is_error = (train["predicted_label"] != train["actual_label"]) & (train["confidence"] > self.settings.confidence_threshold)
+        out = workdir / "training_full.csv"
+        train.assign(sample_type=is_error.map({True: "error", False: "replay"})).drop(columns=["_line"], errors="ignore").to_csv(out, index=False)
+        return out
+
+    def _run_trainer(self, cmd: list[str], timeout: int) -> dict[str, Any]:
+        log.info("running %s", " ".join(Path(c).name if c == str(TRAINER) else c for c in cmd[1:]))
+        with tempfile.TemporaryFile("w+") as err_file:
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err_file, text=True, env=minimal_env(), cwd=str(Path.cwd()))
+            self.cancel.child = proc
+            out_chunks: list[str] = []
+            reader = threading.Thread(target=lambda: out_chunks.append(proc.stdout.read() if proc.stdout else ""), daemon=True)
+            reader.start()
+            deadline = time.monotonic() + timeout
+            try:
+                while proc.poll() is None:
+                    if self.cancel.event.is_set():
+                        proc.terminate()
+                        self._reap_child(proc)
+                        self.cancel.check()
+                    if time.monotonic() > deadline:
+                        proc.kill()
+                        proc.wait()
+                        raise TrainingError(f"train_model.py did not finish within {timeout} s (retraining.training_timeout_seconds); it was stopped")
+                    time.sleep(0.05)
+            finally:
+                self.cancel.child = None
+            reader.join(timeout=10)
+            err_file.seek(0)
+            stderr = err_file.read()
+        for line in stderr.splitlines():
+            log.info("trainer | %s", line)
+        self.cancel.check()
+        result = parse_trainer_output("".join(out_chunks), proc.returncode)
+        if result["status"] != "ok" or proc.returncode != 0:
+            exc = TrainingError(f"train_model.py failed (exit code {proc.returncode}): {result.get('error', 'no message')}")
+            exc.retryable = proc.returncode not in (2,)  # bad input recurs; other failures may not
+            raise exc
+        return result
+
+    @staticmethod
+    def _reap_child(proc: subprocess.Popen[str]) -> None:
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def _finish(self, run: "Run", token: str, final: dict[str, Any], outcome: RunOutcome, *, request_id: str | None, retryable: bool, attempts: int) -> None:
+        """Store the log, write the final state (fenced), settle the request."""
+        from ml_pipeline.alerts import compute_alerts
+        from ml_pipeline.store import BUCKET_TRAINING_LOGS, utcnow
+
+        status = final["status"]
+        metrics = dict(final.get("metrics") or {})
+        key = f"{run.id}.log"
+        log_url = None
+        try:
+            self.store.put_object(BUCKET_TRAINING_LOGS, key, outcome.log_text.encode("utf-8"), "text/plain; charset=utf-8")
+            log_url = f"{BUCKET_TRAINING_LOGS}/{key}"
+        except PipelineError as exc:
+            log.error("could not store the run log: %s", describe(exc))
+            if status != "failed":
+                metrics["log_error"] = describe(exc)
+        a = self.settings.model.alerts
+        provisional = run.__class__(**{**run.__dict__, "status": status, "dataset_size": int(final.get("dataset_size", 0)), "metrics": metrics, "created_at": run.created_at or utcnow()})
+        history = [r for r in self.store.list_runs(limit=200, since=utcnow() - timedelta(days=7)) if r.id != run.id]
+        metrics["alerts"] = compute_alerts([*history, provisional], utcnow(), failures_threshold=a.failures_in_7_days, error_samples_threshold=a.error_samples_in_7_days)
+        fields = {k: v for k, v in final.items() if k in ("status", "dataset_size", "error_message", "skip_reason", "model_version", "fine_tune_flag", "source")}
+        fields.update(metrics=metrics, completed_at=utcnow(), log_url=log_url)
+        try:
+            self.store.update_run(run.id, token, **fields)
+        except LeaseLostError as exc:
+            log.error("%s", describe(exc))
+            self.lease_lost = True
+            outcome.status, outcome.error_message = "lost", describe(exc)
+            return
+        outcome.status = status
+        outcome.dataset_size = int(final.get("dataset_size", 0))
+        outcome.error_message = final.get("error_message")
+        outcome.skip_reason = final.get("skip_reason")
+        outcome.metrics = metrics
+        outcome.log_url = log_url
+        if request_id is not None:
+            if status in ("completed", "skipped"):
+                req_status, err = "completed", None
+            elif retryable and attempts < self.settings.model.runner.max_attempts:
+                req_status, err = "pending", final.get("error_message")
+            else:
+                req_status, err = "failed", final.get("error_message")
+            if not self.store.finish_request(request_id, run.id, req_status, err):
+                log.warning("request %s was no longer linked to run %s; left as it is", request_id, run.id)
+            elif req_status == "pending":
+                log.info("request %s re-queued (attempt %d of %d)", request_id, attempts, self.settings.model.runner.max_attempts)
+
+    # ---- housekeeping
+    def cleanup_logs(self) -> int:
+        """Delete training logs older than ``alerts.log_retention_days``."""
+        from ml_pipeline.store import BUCKET_TRAINING_LOGS, utcnow
+
+        cutoff = utcnow() - timedelta(days=self.settings.model.alerts.log_retention_days)
+        old = [o.name for o in self.store.list_objects(BUCKET_TRAINING_LOGS) if o.updated_at and o.updated_at < cutoff]
+        if old:
+            self.store.delete_objects(BUCKET_TRAINING_LOGS, old)
+            log.info("deleted %d training log(s) older than %d days", len(old), self.settings.model.alerts.log_retention_days)
+        return len(old)
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """The guide's alerts over the last 7 days of runs."""
+        from ml_pipeline.alerts import compute_alerts
+        from ml_pipeline.store import utcnow
+
+        a = self.settings.model.alerts
+        runs = self.store.list_runs(limit=500, since=utcnow() - timedelta(days=7))
+        return compute_alerts(runs, utcnow(), failures_threshold=a.failures_in_7_days, error_samples_threshold=a.error_samples_in_7_days)
+
+    def exit_code(self) -> int:
+        """0 when every run completed or skipped, 1 otherwise."""
+        if self.lease_lost or self.cancel.event.is_set():
+            return 1
+        return 0 if all(o.status in ("completed", "skipped") for o in self.outcomes) else 1
+
+
+# --------------------------------------------------------------------------- dry run
+def dry_run(settings: "Settings", store: "Store", as_of: datetime, lookback_days: int | None) -> dict[str, Any]:
+    """What a run would do now: counts by class, pending requests, the champion. No writes."""
+    from ml_pipeline.data_loader import collect_retraining_data
+
+    data = collect_retraining_data(settings, store, as_of=as_of, lookback_days=lookback_days, workdir=None)
+    champion = store.get_champion()
+    pending = store.list_requests(status="pending")
+    return {
+        "dry_run": True,
+        "data": data.summary(),
+        "would_train": data.error_count >= settings.min_error_samples,
+        "training_rows": data.error_count + (data.replay_size if data.error_count >= settings.min_error_samples else 0),
+        "champion": None if champion is None else {"version": champion.version, "sha256": champion.sha256, "fine_tunable": champion.fine_tunable},
+        "pending_requests": [{"id": r.id, "priority": r.priority, "created_at": r.created_at.isoformat() if r.created_at else None} for r in pending],
+    }
+
+
+# --------------------------------------------------------------------------- guide API
+def run_auto_reinforcement(
+    lookback_days: int = DEFAULT_LOOKBACK_DAYS,
+    source: str = "auto_daily",
+    request_id: Optional[str] = None,
+) -> bool:
+    """Run the auto reinforcement loop.
+
+    With ``request_id``: process that pending request. Otherwise one run of ``source``
+    (``auto_daily`` runs at most once per UTC day; a second call that day does nothing and
+    returns True). Returns True when every run ended ``completed`` or ``skipped``.
+    Uses the configured store (local unless ``SUPABASE_URL`` is set).
+    """
+    from ml_pipeline.config import load_settings
+    from ml_pipeline.store import RUN_SOURCES, open_store, utcnow
+
+    if source not in RUN_SOURCES:
+        raise ConfigError(f"source {source!r} is unknown; use one of {', '.join(RUN_SOURCES)}")
+    settings = load_settings({"lookback_days": lookback_days})
+    store = open_store(settings)
+    try:
+        job = Job(settings, store, as_of=utcnow())
+        job.reap()
+        if request_id:
+            job.process_requests(request_id=request_id, lookback_days=lookback_days)
+        else:
+            job.nightly(source, lookback_days=lookback_days)
+        return job.exit_code() == 0
+    finally:
+        store.close()
+
+
+# --------------------------------------------------------------------------- CLI
+def build_parser() -> argparse.ArgumentParser:
+    """Flags (flag > environment variable > model_config.yaml > default)."""
+    p = argparse.ArgumentParser(
+        prog="python -m ml_pipeline.auto_reinforcement",
+        description="Reap stale runs, process every pending Retrain Now request, then the nightly run "
+        "(once per UTC day). Settings resolve flag > environment variable > model_config.yaml > default.",
+        epilog="Exit codes: 0 all runs completed or skipped, 1 a run failed or the job was cancelled, 2 configuration error.",
+    )
+    p.add_argument("--lookback-days", type=int, help="days of evaluation log to use (env ML_PIPELINE_LOOKBACK_DAYS; default 7)")
+    p.add_argument("--source", choices=("auto_daily", "manual", "decay_triggered"), default="auto_daily",
+                   help="source of the scheduled run: auto_daily (default; becomes decay_triggered on decay), manual (one extra run now), decay_triggered (from scratch)")
+    p.add_argument("--request-id", help="process only this pending request")
+    p.add_argument("--requests-only", action="store_true", help="process pending requests only, no nightly run (the frequent pickup)")
+    p.add_argument("--backend", choices=("auto", "local", "supabase"), help="env ML_PIPELINE_BACKEND; auto = supabase when SUPABASE_URL is set")
+    p.add_argument("--config", dest="config_path", help="model_config.yaml (env ML_PIPELINE_CONFIG)")
+    p.add_argument("--as-of", help="end of the data window, ISO 8601, default now (re-run or backfill a past day)")
+    p.add_argument("--dry-run", action="store_true", help="print counts by class and what would be trained; write nothing")
+    p.add_argument("--artifacts-dir", help="write summary.json and logs/<run_id>.log here (for CI artifacts)")
+    return p
+
+
+def _setup_logging(level: str) -> None:
+    tty = sys.stderr.isatty()
+    fmt = "%(asctime)s %(levelname)-7s %(message)s" if tty else "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    logging.basicConfig(level=level, format=fmt, datefmt="%H:%M:%S" if tty else None, stream=sys.stderr, force=True)
+
+
+def _write_artifacts(directory: Path, summary: dict[str, Any], outcomes: list[RunOutcome]) -> None:
+    (directory / "logs").mkdir(parents=True, exist_ok=True)
+    for o in outcomes:
+        (directory / "logs" / f"{o.run_id}.log").write_text(o.log_text, encoding="utf-8")
+    (directory / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m ml_pipeline.auto_reinforcement``."""
+    args = build_parser().parse_args(argv)
+    from ml_pipeline.config import load_settings
+    from ml_pipeline.data_loader import parse_as_of
+    from ml_pipeline.store import open_store, utcnow
+
+    started = utcnow()
+    summary: dict[str, Any] = {"started_at": started.isoformat(), "backend": None, "runs": [], "alerts": []}
+    job: Job | None = None
+    try:
+        settings = load_settings({"lookback_days": args.lookback_days, "backend": args.backend, "config_path": args.config_path})
+        _setup_logging(settings.log_level)
+        as_of = parse_as_of(args.as_of)
+        summary["backend"] = settings.resolved_backend
+        store = open_store(settings)
+    except PipelineError as exc:
+        print(f"error: {describe(exc)}", file=sys.stderr)
+        summary.update(finished_at=utcnow().isoformat(), exit_code=exc.exit_code, error=describe(exc))
+        if args.artifacts_dir:
+            _write_artifacts(Path(args.artifacts_dir), summary, [])
+        return exc.exit_code
+    code = 1
+    try:
+        if args.dry_run:
+            print(json.dumps(dry_run(settings, store, as_of, args.lookback_days), indent=2))
+            code = 0
+        else:
+            cancellation = Cancellation()
+            cancellation.install()
+            job = Job(settings, store, as_of=as_of, cancellation=cancellation)
+            job.reap()
+            job.process_requests(request_id=args.request_id, lookback_days=args.lookback_days)
+            if not args.requests_only and not args.request_id:
+                job.nightly(args.source, lookback_days=args.lookback_days)
+            job.cleanup_logs()
+            alerts = job.alerts()
+            summary["alerts"] = alerts
+            for o in job.outcomes:
+                print(o.line())
+            if not job.outcomes:
+                print("nothing to do: no pending request and the nightly run already exists for this day" if not args.requests_only else "no pending request")
+            for a in alerts:
+                print(f"ALERT {a['code']}: {a['message']}")
+            code = job.exit_code()
+    except PipelineError as exc:
+        print(f"error: {describe(exc)}", file=sys.stderr)
+        code = exc.exit_code if not isinstance(exc, CancelledError) else 1
+    finally:
+        if job is not None:
+            summary["runs"] = [o.as_dict() for o in job.outcomes]
+        summary.update(finished_at=utcnow().isoformat(), exit_code=code)
+        if args.artifacts_dir:
+            _write_artifacts(Path(args.artifacts_dir), summary, job.outcomes if job else [])
+        store.close()
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,359 @@
+"""Configuration: the guide's defaults, model_config.yaml, and resolved settings.
+
+Resolution order for every setting, highest first (also shown in ``--help``):
+
+1. a command-line flag,
+2. an environment variable (``ML_PIPELINE_*``, ``SUPABASE_*``, ``LOG_LEVEL``, ``DEBUG``;
+   a ``.env`` file in the working directory is read too, without overriding the real
+   environment),
+3. ``model_config.yaml``,
+4. the defaults below (edit them here to change the fallback, as the guide says).
+
+:func:`load_settings` returns one frozen :class:`Settings`. ``model_config.yaml`` is
+validated strictly: an unknown key, a wrong type or an impossible value raises a
+:class:`~ml_pipeline.errors.ConfigError` naming the key, the value and the fix.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+from ml_pipeline.errors import ConfigError
+
+# The guide's defaults (SEED_AUTO_REINFORCEMENT_GUIDE.md, "Default Settings").
+DEFAULT_LOOKBACK_DAYS = 7  # Days to look back for errors
+MIN_ERROR_SAMPLES_FOR_RETRAINING = 10  # Minimum errors to trigger retraining
+ERROR_CONFIDENCE_THRESHOLD = 0.7  # Only high-confidence errors included
+DEFAULT_FINE_TUNE_EPOCHS = 5  # Training epochs for fine-tuning
+DEFAULT_LEARNING_RATE = 0.001  # Learning rate multiplier
+
+DEFAULT_CONFIG_FILE = "model_config.yaml"
+DEFAULT_HOME = ".ml_pipeline"
+BACKENDS = ("auto", "local", "supabase")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+METRICS = ("accuracy", "precision", "recall", "f1_score")
+
+# Environment variables each setting may come from (documented in README.md).
+ENV_VARS = {
+    "home": "ML_PIPELINE_HOME",
+    "backend": "ML_PIPELINE_BACKEND",
+    "config_path": "ML_PIPELINE_CONFIG",
+    "lookback_days": "ML_PIPELINE_LOOKBACK_DAYS",
+    "confidence_threshold": "ML_PIPELINE_CONFIDENCE_THRESHOLD",
+    "min_error_samples": "ML_PIPELINE_MIN_ERROR_SAMPLES",
+    "epochs": "ML_PIPELINE_EPOCHS",
+    "learning_rate": "ML_PIPELINE_LEARNING_RATE",
+    "supabase_url": "SUPABASE_URL",
+    "supabase_service_key": "SUPABASE_SERVICE_KEY",
+    "log_level": "LOG_LEVEL",
+    "debug": "DEBUG",
+}
+
+
+def _schema() -> Any:
+    """Build the pydantic schema of model_config.yaml (imported lazily: --help stays fast)."""
+    from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+    class Strict(BaseModel):
+        model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+    class Columns(Strict):
+        prediction_id: str = "prediction_id"
+        created_at: str = "created_at"
+        predicted_label: str = "predicted_label"
+        actual_label: str = "actual_label"
+        confidence: str = "confidence"
+
+    class Features(Strict):
+        numeric: list[str] = Field(min_length=1)
+
+        @field_validator("numeric")
+        @classmethod
+        def _unique(cls, v: list[str]) -> list[str]:
+            if len(set(v)) != len(v):
+                raise ValueError("feature names must be unique")
+            return v
+
+    class Estimator(Strict):
+        type: Literal["sgd_logistic"] = "sgd_logistic"
+        alpha: float = Field(default=1e-4, gt=0)
+        max_iter: int = Field(default=50, ge=1, le=10_000)
+
+    class Model(Strict):
+        name: str = "model"
+        classes: list[str] = Field(min_length=2)
+        features: Features
+        estimator: Estimator = Estimator()
+
+        @field_validator("classes")
+        @classmethod
+        def _unique(cls, v: list[str]) -> list[str]:
+            if len(set(v)) != len(v):
+                raise ValueError("class names must be unique")
+            return v
+
+    class EvaluationLog(Strict):
+        path: str = "evaluation_log.csv"
+        confidence_scale: Literal["unit", "percent", "auto"] = "unit"
+        max_bytes: int = Field(default=2_000_000_000, gt=0)
+
+    class Retraining(Strict):
+        lookback_days: int = Field(default=DEFAULT_LOOKBACK_DAYS, ge=1, le=366)
+        min_error_samples: int = Field(default=MIN_ERROR_SAMPLES_FOR_RETRAINING, ge=1)
+        confidence_threshold: float = Field(default=ERROR_CONFIDENCE_THRESHOLD, ge=0, lt=1)
+        epochs: int = Field(default=DEFAULT_FINE_TUNE_EPOCHS, ge=1, le=10_000)
+        learning_rate: float = Field(default=DEFAULT_LEARNING_RATE, ge=0, le=10)
+        holdout_fraction: float = Field(default=0.2, gt=0, le=0.9)
+        replay_ratio: float = Field(default=2.0, ge=0, le=100)
+        random_seed: int = 42
+        training_timeout_seconds: int = Field(default=1800, ge=1)
+
+    class Promotion(Strict):
+        primary_metric: Literal["accuracy", "precision", "recall", "f1_score"] = "f1_score"
+        min_delta: float = Field(default=0.0, ge=-1, le=1)
+        guard_metrics: dict[Literal["accuracy", "precision", "recall", "f1_score"], float] = {
+            "accuracy": 0.02
+        }
+        min_holdout_size: int = Field(default=30, ge=1)
+        first_model_floor: float = Field(default=0.0, ge=0, le=1)
+
+        @field_validator("guard_metrics")
+        @classmethod
+        def _tolerances(cls, v: dict[str, float]) -> dict[str, float]:
+            for name, tol in v.items():
+                if not 0 <= tol <= 1:
+                    raise ValueError(f"tolerance of {name!r} must be in [0, 1], got {tol}")
+            return v
+
+    class Decay(Strict):
+        enabled: bool = True
+        recent_days: int = Field(default=2, ge=1)
+        reference_days: int = Field(default=14, ge=1)
+        max_accuracy_drop: float = Field(default=0.10, gt=0, le=1)
+        min_rows: int = Field(default=50, ge=1)
+
+    class Runner(Strict):
+        lease_seconds: int = Field(default=600, ge=2)
+        heartbeat_seconds: float = Field(default=30, gt=0)
+        max_attempts: int = Field(default=3, ge=1)
+
+        @model_validator(mode="after")
+        def _heartbeat_within_lease(self) -> "Runner":
+            if self.heartbeat_seconds * 2 > self.lease_seconds:
+                raise ValueError(
+                    f"heartbeat_seconds ({self.heartbeat_seconds}) must be at most half of "
+                    f"lease_seconds ({self.lease_seconds}), or live runs would be reaped"
+                )
+            return self
+
+    class Alerts(Strict):
+        failures_in_7_days: int = Field(default=3, ge=1)
+        error_samples_in_7_days: int = Field(default=1000, ge=1)
+        log_retention_days: int = Field(default=30, ge=1)
+
+    class ModelConfig(Strict):
+        model: Model
+        columns: Columns = Columns()
+        evaluation_log: EvaluationLog = EvaluationLog()
+        retraining: Retraining = Retraining()
+        promotion: Promotion = Promotion()
+        decay: Decay = Decay()
+        runner: Runner = Runner()
+        alerts: Alerts = Alerts()
+
+        @model_validator(mode="after")
+        def _columns_distinct(self) -> "ModelConfig":
+            mapped = list(self.columns.model_dump().values())
+            clash = sorted({c for c in mapped if mapped.count(c) > 1})
+            if clash:
+                raise ValueError(f"columns map two logical columns to the same name: {clash}")
+            overlap = sorted(set(mapped) & set(self.model.features.numeric))
+            if overlap:
+                raise ValueError(f"feature(s) {overlap} are also mapped as log columns")
+            return self
+
+    return ModelConfig
+
+
+_SCHEMA: Any = None
+
+
+def model_config_schema() -> Any:
+    """Return the (cached) pydantic class that validates model_config.yaml."""
+    global _SCHEMA
+    if _SCHEMA is None:
+        _SCHEMA = _schema()
+    return _SCHEMA
+
+
+_FIXES = {
+    "extra_forbidden": "remove it or check its spelling (valid keys are listed in README.md)",
+    "missing": "add it (see the example model_config.yaml in the repository)",
+}
+
+
+def _format_validation_error(path: Path, exc: Any) -> str:
+    lines = [f"{path}: {exc.error_count()} problem(s):"]
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        fix = _FIXES.get(err["type"], "use a value of the right type and range")
+        value = err.get("input")
+        shown = "" if err["type"] == "missing" else f" = {value!r}"
+        lines.append(f"  - key '{key}'{shown}: {err['msg']}; fix: {fix}")
+    return "\n".join(lines)
+
+
+def load_model_config(path: str | os.PathLike[str]) -> Any:
+    """Read and validate ``model_config.yaml``.
+
+    Returns the frozen pydantic ``ModelConfig``. Raises ``ConfigError`` when the file
+    is missing, is not one YAML mapping, or breaks the schema (every problem listed).
+    """
+    import yaml
+    from pydantic import ValidationError
+
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"model config '{p}' not found; pass --config PATH or set ML_PIPELINE_CONFIG"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"model config '{p}' cannot be read: {exc}") from exc
+    try:
+        docs = list(yaml.safe_load_all(text))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"model config '{p}' is not valid YAML: {exc}") from exc
+    if len(docs) != 1 or not isinstance(docs[0], dict):
+        raise ConfigError(
+            f"model config '{p}' must hold exactly one YAML mapping (found {len(docs)} "
+            "document(s)); keep a single configuration in the file"
+        )
+    try:
+        return model_config_schema().model_validate(docs[0])
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(p, exc)) from None
+
+
+def load_dotenv_once(path: str | os.PathLike[str] = ".env") -> None:
+    """Load ``.env`` into the process environment without overriding real variables."""
+    if Path(path).is_file():
+        from dotenv import load_dotenv
+
+        load_dotenv(path, override=False)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run needs, resolved once: flag > env > model_config.yaml > default."""
+
+    model: Any
+    config_path: Path
+    home: Path
+    backend: str
+    lookback_days: int
+    confidence_threshold: float
+    min_error_samples: int
+    epochs: int
+    learning_rate: float
+    log_level: str = "INFO"
+    debug: bool = False
+    supabase_url: str | None = None
+    supabase_service_key: str | None = field(default=None, repr=False)
+
+    def with_overrides(self, **changes: Any) -> "Settings":
+        """Return a copy with some fields replaced (e.g. per-request lookback)."""
+        return replace(self, **changes)
+
+    @property
+    def resolved_backend(self) -> str:
+        """``local`` or ``supabase``: what ``auto`` means with the current environment."""
+        if self.backend != "auto":
+            return self.backend
+        return "supabase" if self.supabase_url else "local"
+
+
+def _parse(key: str, raw: str, kind: type, source: str) -> Any:
+    try:
+        if kind is bool:
+            low = raw.strip().lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(raw)
+        return kind(raw)
+    except ValueError:
+        raise ConfigError(
+            f"{source} = {raw!r} is not a valid {kind.__name__}; fix the value or unset it"
+        ) from None
+
+
+def load_settings(
+    cli: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
+) -> Settings:
+    """Resolve :class:`Settings` from CLI values (``None`` = not given) and the environment.
+
+    Raises ``ConfigError`` for a bad value anywhere, naming where it came from.
+    """
+    cli = {k: v for k, v in (cli or {}).items() if v is not None}
+    if env is None:
+        load_dotenv_once()
+        env = os.environ
+
+    def pick(key: str, kind: type, yaml_value: Any = None, default: Any = None) -> Any:
+        if key in cli:
+            return cli[key]
+        var = ENV_VARS.get(key)
+        if var and env.get(var, "").strip() != "":
+            return _parse(key, env[var], kind, f"environment variable {var}")
+        return yaml_value if yaml_value is not None else default
+
+    config_path = Path(pick("config_path", str, default=DEFAULT_CONFIG_FILE))
+    model = load_model_config(config_path)
+    r = model.retraining
+
+    backend = pick("backend", str, default="auto")
+    if backend not in BACKENDS:
+        raise ConfigError(f"backend {backend!r} is unknown; choose one of {', '.join(BACKENDS)}")
+    log_level = str(pick("log_level", str, default="INFO")).upper()
+    if log_level not in LOG_LEVELS:
+        raise ConfigError(f"LOG_LEVEL {log_level!r} is unknown; choose one of {', '.join(LOG_LEVELS)}")
+
+    settings = Settings(
+        model=model,
+        config_path=config_path,
+        home=Path(pick("home", str, default=DEFAULT_HOME)),
+        backend=backend,
+        lookback_days=int(pick("lookback_days", int, r.lookback_days)),
+        confidence_threshold=float(pick("confidence_threshold", float, r.confidence_threshold)),
+        min_error_samples=int(pick("min_error_samples", int, r.min_error_samples)),
+        epochs=int(pick("epochs", int, r.epochs)),
+        learning_rate=float(pick("learning_rate", float, r.learning_rate)),
+        log_level=log_level,
+        debug=bool(pick("debug", bool, default=False)),
+        supabase_url=(env.get("SUPABASE_URL") or "").strip() or None,
+        supabase_service_key=(env.get("SUPABASE_SERVICE_KEY") or "").strip() or None,
+    )
+    _check_ranges(settings)
+    return settings
+
+
+def _check_ranges(s: Settings) -> None:
+    problems = []
+    if not 1 <= s.lookback_days <= 366:
+        problems.append(f"lookback_days = {s.lookback_days}: must be between 1 and 366")
+    if not 0 <= s.confidence_threshold < 1:
+        problems.append(f"confidence_threshold = {s.confidence_threshold}: must be in [0, 1)")
+    if s.min_error_samples < 1:
+        problems.append(f"min_error_samples = {s.min_error_samples}: must be at least 1")
+    if s.epochs < 1:
+        problems.append(f"epochs = {s.epochs}: must be at least 1")
+    if not 0 <= s.learning_rate <= 10:
+        problems.append(f"learning_rate = {s.learning_rate}: must be in [0, 10]")
+    if problems:
+        raise ConfigError("invalid settings: " + "; ".join(problems))

@@ -1,0 +1,876 @@
+"""Read and validate the evaluation log; select errors; build the training datasets.
+
+The evaluation log has one row per prediction whose outcome may now be known. Its
+columns are mapped from the user's names by ``columns:`` in model_config.yaml to the
+logical names used here: ``prediction_id``, ``created_at``, ``predicted_label``,
+``actual_label`` (empty = not known yet, never an error), ``confidence`` (0..1, or
+0..100 with ``evaluation_log.confidence_scale: percent``), plus the model's features.
+
+Formats: CSV, CSV.gz and Parquet; one object (``evaluation_log.csv``) or, when the
+configured path ends in ``/``, daily files ``YYYY-MM-DD.csv|.csv.gz|.parquet`` of which
+only the days inside the window are read. Naive timestamps are UTC.
+
+Reading is columnar and streamed (pyarrow): only the needed columns are parsed, and
+batches are cut to the time window as they arrive. Validation collects **every**
+problem of the rows it reads and raises one :class:`EvaluationLogError`.
+
+The time window of a run ending at ``as_of`` is ``as_of - lookback_days <= created_at < as_of``.
+An error is a labelled row with ``predicted_label != actual_label`` and
+``confidence > confidence_threshold`` (strictly).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Tuple
+
+from ml_pipeline.config import (
+    DEFAULT_LOOKBACK_DAYS,
+    ERROR_CONFIDENCE_THRESHOLD,
+    MIN_ERROR_SAMPLES_FOR_RETRAINING,
+)
+from ml_pipeline.errors import EvaluationLogError, PipelineError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+    from ml_pipeline.config import Settings
+    from ml_pipeline.store import Store
+
+log = logging.getLogger(__name__)
+
+LOGICAL_COLUMNS = ("prediction_id", "created_at", "predicted_label", "actual_label", "confidence")
+SUPPORTED_SUFFIXES = (".csv", ".csv.gz", ".parquet")
+DAILY_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.(csv|csv\.gz|parquet)$")
+MAX_EXAMPLES = 5
+BATCH_BYTES = 16 << 20
+
+
+# --------------------------------------------------------------------------- problems
+@dataclass
+class _Problem:
+    column: str
+    rule: str
+    fix: str
+    count: int = 0
+    examples: list[tuple[int, Any]] = field(default_factory=list)
+
+
+class Problems:
+    """Collects every validation problem, keyed by (column, rule), with a few examples."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self._items: dict[tuple[str, str], _Problem] = {}
+
+    def add(self, column: str, rule: str, fix: str, rows: Any = (), values: Any = (), count: int | None = None) -> None:
+        """Record ``count`` offending rows (``rows``: 1-based line numbers, ``values``: the data)."""
+        rows, values = list(rows), list(values)
+        p = self._items.setdefault((column, rule), _Problem(column, rule, fix))
+        p.count += len(rows) if count is None else count
+        for r, v in zip(rows, values):
+            if len(p.examples) >= MAX_EXAMPLES:
+                break
+            p.examples.append((int(r), v))
+
+    def merge(self, other: "Problems") -> None:
+        """Add another collector's problems to this one."""
+        for key, p in other._items.items():
+            mine = self._items.setdefault(key, _Problem(p.column, p.rule, p.fix))
+            mine.count += p.count
+            mine.examples = (mine.examples + p.examples)[:MAX_EXAMPLES]
+
+    def __bool__(self) -> bool:
+        return bool(self._items)
+
+    def message(self) -> str:
+        """One message listing every problem with examples and the fix."""
+        lines = [f"evaluation log '{self.source}' has {len(self._items)} problem(s):"]
+        for p in self._items.values():
+            line = f"  - column '{p.column}' {p.rule}"
+            if p.count:
+                line += f"; {p.count} row(s) are not"
+            if p.examples:
+                shown = ", ".join(f"line {r}: {v!r}" for r, v in p.examples)
+                line += f" ({shown})"
+            lines.append(f"{line}. Fix: {p.fix}")
+        return "\n".join(lines)
+
+    def raise_if_any(self) -> None:
+        """Raise ``EvaluationLogError`` with :meth:`message` when something was recorded."""
+        if self:
+            raise EvaluationLogError(self.message())
+
+
+# --------------------------------------------------------------------------- columns
+@dataclass(frozen=True)
+class LogSchema:
+    """Logical-to-file column names, features, classes and the confidence scale."""
+
+    columns: dict[str, str]
+    features: tuple[str, ...]
+    classes: tuple[str, ...]
+    confidence_scale: str = "unit"
+    max_bytes: int = 2_000_000_000
+
+    @classmethod
+    def from_model_config(cls, model: Any) -> "LogSchema":
+        """Build from a validated ``ModelConfig``."""
+        return cls(
+            columns=dict(model.columns.model_dump()),
+            features=tuple(model.model.features.numeric),
+            classes=tuple(model.model.classes),
+            confidence_scale=model.evaluation_log.confidence_scale,
+            max_bytes=model.evaluation_log.max_bytes,
+        )
+
+    @property
+    def file_columns(self) -> list[str]:
+        """Every column to read from the file, in file names."""
+        return [self.columns[c] for c in LOGICAL_COLUMNS] + list(self.features)
+
+    def logical_name(self, file_name: str) -> str:
+        """Map a file column name back to the logical one (features keep their names)."""
+        for logical, name in self.columns.items():
+            if name == file_name:
+                return logical
+        return file_name
+
+    def label(self, logical: str) -> str:
+        """How a column is named in messages: ``confidence_score`` (confidence)."""
+        name = self.columns.get(logical, logical)
+        return name if name == logical else f"{name}' (mapped as '{logical}"
+
+
+# --------------------------------------------------------------------------- window
+@dataclass(frozen=True)
+class Window:
+    """``start <= created_at < end``, timezone-aware UTC."""
+
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def ending_at(cls, as_of: datetime, days: int) -> "Window":
+        """The ``days`` before ``as_of``."""
+        as_of = ensure_utc(as_of)
+        return cls(as_of - timedelta(days=days), as_of)
+
+    def days(self) -> list[date]:
+        """UTC calendar days that overlap the window."""
+        d, out = self.start.date(), []
+        while d <= (self.end - timedelta(microseconds=1)).date():
+            out.append(d)
+            d += timedelta(days=1)
+        return out
+
+
+def ensure_utc(ts: datetime) -> datetime:
+    """Naive datetimes are UTC; aware ones are converted to UTC."""
+    return ts.replace(tzinfo=timezone.utc) if ts.tzinfo is None else ts.astimezone(timezone.utc)
+
+
+def parse_as_of(text: str | None) -> datetime:
+    """Parse ``--as-of`` (ISO 8601 date or timestamp; naive = UTC); None = now."""
+    if not text:
+        return datetime.now(timezone.utc)
+    try:
+        return ensure_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except ValueError:
+        from ml_pipeline.errors import ConfigError
+
+        raise ConfigError(
+            f"--as-of {text!r} is not an ISO 8601 timestamp; use e.g. 2026-11-20T02:00:00Z"
+        ) from None
+
+
+# --------------------------------------------------------------------------- reading
+def file_format(name: str) -> str:
+    """``csv``, ``csv.gz`` or ``parquet`` from a file name; ``EvaluationLogError`` otherwise."""
+    low = name.lower()
+    for suffix in (".csv.gz", ".csv", ".parquet"):
+        if low.endswith(suffix):
+            return suffix[1:]
+    raise EvaluationLogError(
+        f"evaluation log '{name}' has an unknown file type; use .csv, .csv.gz or .parquet "
+        "(set evaluation_log.path in model_config.yaml)"
+    )
+
+
+def _arrow_types(schema: LogSchema, typed: bool, ts_type: Any) -> dict[str, Any]:
+    import pyarrow as pa
+
+    if not typed:
+        return {name: pa.binary() for name in schema.file_columns}
+    types = {schema.columns[c]: pa.string() for c in ("prediction_id", "predicted_label", "actual_label")}
+    types[schema.columns["created_at"]] = ts_type
+    types[schema.columns["confidence"]] = pa.float64()
+    for f in schema.features:
+        types[f] = pa.float64()
+    return types
+
+
+def _iter_csv(path: Path, schema: LogSchema, typed: bool, ts_type: Any) -> Iterator["pa.RecordBatch"]:
+    import pyarrow.csv as pacsv
+
+    reader = pacsv.open_csv(
+        path,
+        read_options=pacsv.ReadOptions(block_size=BATCH_BYTES),
+        convert_options=pacsv.ConvertOptions(
+            include_columns=schema.file_columns,
+            column_types=_arrow_types(schema, typed, ts_type),
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    yield from reader
+
+
+def _iter_parquet(path: Path, schema: LogSchema) -> Iterator["pa.RecordBatch"]:
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(path)
+    yield from pf.iter_batches(batch_size=262_144, columns=schema.file_columns)
+
+
+def _check_header(path: Path, display: str, fmt: str, schema: LogSchema) -> None:
+    """Empty file, header only, missing columns: found before any row is parsed."""
+    import pyarrow as pa
+
+    if path.stat().st_size == 0:
+        raise EvaluationLogError(
+            f"evaluation log '{display}' is empty (0 bytes); upload a file with a header and rows"
+        )
+    try:
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            md = pq.ParquetFile(path)
+            names, n_rows = md.schema_arrow.names, md.metadata.num_rows
+        else:
+            import pyarrow.csv as pacsv
+
+            reader = pacsv.open_csv(
+                path,
+                read_options=pacsv.ReadOptions(block_size=1 << 16),
+                convert_options=pacsv.ConvertOptions(column_types={}, include_columns=[]),
+            )
+            names = reader.schema.names
+            n_rows = None
+    except (pa.ArrowInvalid, OSError, EOFError) as exc:
+        raise EvaluationLogError(
+            f"evaluation log '{display}' cannot be read as {fmt}: {exc}; check that the file is "
+            f"a complete {fmt} file"
+        ) from exc
+    missing = [c for c in schema.file_columns if c not in names]
+    if missing:
+        pretty = ", ".join(f"'{schema.label(schema.logical_name(m))}'" for m in missing)
+        raise EvaluationLogError(
+            f"evaluation log '{display}' is missing column(s) {pretty}; the file has "
+            f"{names}. Fix: add the column(s), or map your names under 'columns:' "
+            "(and model.features) in model_config.yaml"
+        )
+    if n_rows == 0:
+        raise EvaluationLogError(f"evaluation log '{display}' has a header but no rows")
+
+
+def _timestamp_chain() -> list[Any]:
+    import pyarrow as pa
+
+    return [pa.timestamp("us"), pa.timestamp("us", tz="UTC")]
+
+
+def _decode(series: "pd.Series", column: str, problems: Problems, rows: "pd.Series") -> "pd.Series":
+    """Bytes -> str; rows that are not UTF-8 are reported and become missing."""
+    import pandas as pd
+
+    def dec(b: Any) -> Any:
+        if b is None or (isinstance(b, float) and b != b):
+            return None
+        if isinstance(b, str):
+            return b
+        try:
+            return bytes(b).decode("utf-8")
+        except UnicodeDecodeError:
+            return _BAD
+
+    out = series.map(dec)
+    bad = out.map(lambda v: v is _BAD)
+    if bad.any():
+        problems.add(
+            column, "must be UTF-8 text", "save the file as UTF-8 (a UTF-8 BOM is fine)",
+            rows[bad], series[bad].map(lambda b: bytes(b)[:20]),
+        )
+        out = out.where(~bad, None)
+    return out.astype("object").where(out.notna(), None) if len(out) else pd.Series([], dtype=object)
+
+
+_BAD = object()
+
+
+def _to_frame(batch: "pa.RecordBatch", schema: LogSchema, first_line: int, problems: Problems, window: Window | None) -> "pd.DataFrame":
+    """Normalise one batch to logical columns, cut it to the window, validate timestamps."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = batch.num_rows
+    lines = np.arange(first_line, first_line + n, dtype=np.int64)
+    ts_name = schema.columns["created_at"]
+    ts = batch.column(ts_name)
+
+    # Timestamps first: they decide which rows are kept at all.
+    if pa.types.is_timestamp(ts.type):
+        ts_utc = ts.cast(pa.timestamp("us", tz="UTC")) if ts.type.tz is None else ts.cast(pa.timestamp("us", tz="UTC"))
+        ts_series = pd.Series(ts_utc.to_pandas(), copy=False)
+        bad_ts = ts_series.isna().to_numpy()
+        raw_ts = None
+    else:
+        if pa.types.is_binary(ts.type) or pa.types.is_large_binary(ts.type):
+            raw = _decode(pd.Series(ts.to_pylist(), dtype=object), schema.label("created_at"), problems, pd.Series(lines))
+        else:
+            raw = pd.Series(ts.to_pandas(), dtype=object)
+        raw_ts = raw
+        ts_series = pd.to_datetime(raw, utc=True, errors="coerce", format="ISO8601")
+        bad_ts = ts_series.isna().to_numpy()
+    if bad_ts.any():
+        shown = raw_ts[bad_ts] if raw_ts is not None else pd.Series([None] * int(bad_ts.sum()))
+        problems.add(
+            schema.label("created_at"), "must be an ISO 8601 timestamp (naive = UTC)",
+            "write timestamps like 2026-11-20T13:05:00Z or 2026-11-20 13:05:00",
+            lines[bad_ts], shown,
+        )
+    keep = ~bad_ts
+    if window is not None:
+        tsv = ts_series.to_numpy(dtype="datetime64[us]", na_value=np.datetime64("NaT"))
+        start = np.datetime64(window.start.replace(tzinfo=None), "us")
+        end = np.datetime64(window.end.replace(tzinfo=None), "us")
+        keep &= (tsv >= start) & (tsv < end)
+    idx = np.flatnonzero(keep)
+    if len(idx) == 0:
+        return pd.DataFrame()
+    sub = batch.take(pa.array(idx))
+    df = pd.DataFrame({"_line": lines[idx]})
+    df["created_at"] = ts_series.iloc[idx].to_numpy()
+    df["created_at"] = pd.to_datetime(df["created_at"], utc=True)
+    for logical in ("prediction_id", "predicted_label", "actual_label"):
+        col = sub.column(schema.columns[logical])
+        if pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type):
+            s = _decode(pd.Series(col.to_pylist(), dtype=object), schema.label(logical), problems, df["_line"])
+        else:
+            s = pd.Series(col.cast(pa.string()).to_pylist() if not pa.types.is_string(col.type) else col.to_pandas(), dtype=object)
+        df[logical] = s.to_numpy()
+    for logical, name in [("confidence", schema.columns["confidence"])] + [(f, f) for f in schema.features]:
+        col = sub.column(name)
+        if pa.types.is_floating(col.type) or pa.types.is_integer(col.type):
+            df[logical] = col.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        else:
+            if pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type):
+                s = _decode(pd.Series(col.to_pylist(), dtype=object), schema.label(logical), problems, df["_line"])
+            else:
+                s = pd.Series(col.cast(pa.string()).to_pylist(), dtype=object)
+            num = pd.to_numeric(s.map(lambda v: v.strip() if isinstance(v, str) else v), errors="coerce")
+            bad = num.isna() & s.map(lambda v: v is not None and str(v).strip().lower() not in ("", "nan"))
+            if bad.any():
+                problems.add(
+                    schema.label(logical), "must be a number",
+                    "remove text from this numeric column", df["_line"][bad.to_numpy()], s[bad],
+                )
+            df[logical] = num.to_numpy(dtype=float)
+    return df
+
+
+def _validate(df: "pd.DataFrame", schema: LogSchema, problems: Problems) -> "pd.DataFrame":
+    """Row-level rules on the rows that were read; returns df with confidence in 0..1."""
+    import numpy as np
+    import pandas as pd
+
+    lines = df["_line"].to_numpy()
+
+    def report(mask: Any, logical: str, rule: str, fix: str, values: Any) -> None:
+        mask = np.asarray(mask, dtype=bool)
+        if mask.any():
+            problems.add(schema.label(logical), rule, fix, lines[mask], np.asarray(values, dtype=object)[mask])
+
+    pid = df["prediction_id"]
+    empty_id = pid.isna() | (pid.astype("string").str.strip() == "").fillna(True)
+    report(empty_id, "prediction_id", "must not be empty", "give every prediction a unique id", pid)
+    dup = pid.duplicated(keep=False) & ~empty_id
+    if dup.any():
+        report(dup, "prediction_id", "must be unique", "remove duplicate rows or fix the ids", pid)
+
+    classes = set(schema.classes)
+    pred = df["predicted_label"]
+    report(pred.isna(), "predicted_label", "must not be empty", "log the predicted class for every row", pred)
+    report(pred.notna() & ~pred.isin(classes), "predicted_label",
+           f"must be one of {sorted(classes)}", "fix the label or list it under model.classes", pred)
+    actual = df["actual_label"].where(df["actual_label"].astype("string").str.strip() != "", None)
+    df["actual_label"] = actual
+    report(actual.notna() & ~actual.isin(classes), "actual_label",
+           f"must be empty (not known yet) or one of {sorted(classes)}",
+           "fix the label or list it under model.classes", actual)
+
+    conf = df["confidence"].to_numpy(dtype=float)
+    report(np.isnan(conf), "confidence", "must not be empty or NaN", "log a confidence for every prediction", conf)
+    report(np.isinf(conf), "confidence", "must be finite", "replace inf values with the model's probability", conf)
+    finite = np.isfinite(conf)
+    scale = schema.confidence_scale
+    if scale == "auto" and finite.any():
+        hi = conf[finite].max()
+        if 1 < hi <= 100 and conf[finite].min() >= 0:
+            log.warning("confidence values go up to %.1f: reading them as percentages (confidence_scale: auto)", hi)
+            scale = "percent"
+        else:
+            scale = "unit"
+    if scale == "percent":
+        report(finite & ((conf < 0) | (conf > 100)), "confidence", "must be a number in [0, 100] (confidence_scale: percent)",
+               "fix the values, or set confidence_scale: unit for probabilities in [0, 1]", conf)
+        conf = conf / 100.0
+    else:
+        out = finite & ((conf < 0) | (conf > 1))
+        looks_percent = out.any() and conf[finite].min() >= 0 and conf[finite].max() <= 100
+        fix = (
+            "these look like percentages: set evaluation_log.confidence_scale: percent in model_config.yaml"
+            if looks_percent
+            else "confidences are probabilities in [0, 1]; fix the values"
+        )
+        rule = "must be a number in [0, 1] (values look like percent)" if looks_percent else "must be a number in [0, 1]"
+        report(out, "confidence", rule, fix, conf)
+    df["confidence"] = conf
+
+    for f in schema.features:
+        v = df[f].to_numpy(dtype=float)
+        report(~np.isfinite(v), f, "must be a finite number (no empty, NaN or inf)",
+               "fill missing feature values upstream before logging", v)
+    return df
+
+
+def read_log_file(path: Path, display: str, schema: LogSchema, window: Window | None, problems: Problems) -> tuple["pd.DataFrame", int]:
+    """Read one file: (rows inside ``window`` with logical columns, rows read). Problems are collected."""
+    import pandas as pd
+    import pyarrow as pa
+
+    fmt = file_format(display)
+    size = path.stat().st_size
+    if size > schema.max_bytes:
+        raise EvaluationLogError(
+            f"evaluation log '{display}' is {size:,} bytes, over the limit of {schema.max_bytes:,}; "
+            "split it into daily files (path ending in '/') or raise evaluation_log.max_bytes"
+        )
+    _check_header(path, display, fmt, schema)
+    # Fast path: parse while reading (naive, then aware timestamps). A file that does not
+    # parse that way is read again as raw bytes, so that every problem can be reported.
+    if fmt == "parquet":
+        modes: list[tuple[bool, Any]] = [(False, None)]
+    else:
+        modes = [(True, t) for t in _timestamp_chain()] + [(False, None)]
+    for typed, ts_type in modes:
+        attempt = Problems(display)
+        frames, line, rows_read = [], 1 if fmt == "parquet" else 2, 0
+        try:
+            batches = _iter_parquet(path, schema) if fmt == "parquet" else _iter_csv(path, schema, typed, ts_type)
+            for batch in batches:
+                frames.append(_to_frame(batch, schema, line, attempt, window))
+                line += batch.num_rows
+                rows_read += batch.num_rows
+        except (pa.ArrowInvalid, OSError) as exc:
+            if typed:
+                continue
+            raise EvaluationLogError(
+                f"evaluation log '{display}' cannot be parsed as {fmt}: {exc}; check quoting and "
+                "the number of fields per line"
+            ) from exc
+        break
+    problems.merge(attempt)
+    if rows_read == 0:
+        raise EvaluationLogError(f"evaluation log '{display}' has a header but no rows")
+    frames = [f for f in frames if len(f)]
+    cols = ["_line", "created_at", *LOGICAL_COLUMNS[:1], "predicted_label", "actual_label", "confidence", *schema.features]
+    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({c: [] for c in cols})
+    return df, rows_read
+
+
+# --------------------------------------------------------------------------- sources
+@dataclass(frozen=True)
+class LogSource:
+    """Where a run's evaluation log lives: bucket objects resolved to local files."""
+
+    display: str
+    path: Path
+
+
+def resolve_sources(store: "Store", log_path: str, window: Window | None, workdir: Path) -> list[LogSource]:
+    """Find the evaluation log object(s) for the window and make them local files."""
+    from ml_pipeline.errors import StoreError
+    from ml_pipeline.store import BUCKET_EVALUATION_LOGS as BUCKET
+
+    if log_path.endswith("/"):
+        objects = store.list_objects(BUCKET, log_path)
+        wanted = set(window.days()) if window else None
+        keys = []
+        for obj in objects:
+            m = DAILY_FILE.match(obj.name[len(log_path):])
+            if not m:
+                continue
+            if wanted is None or date.fromisoformat(m.group(1)) in wanted:
+                keys.append(obj.name)
+        if not objects:
+            raise EvaluationLogError(
+                f"no evaluation log files under '{BUCKET}/{log_path}'; upload daily files named "
+                "YYYY-MM-DD.csv, .csv.gz or .parquet there"
+            )
+    else:
+        file_format(log_path)
+        keys = [log_path]
+    out = []
+    for key in keys:
+        try:
+            local = store.download_object(BUCKET, key, workdir / key.replace("/", "__"))
+        except StoreError as exc:
+            raise EvaluationLogError(
+                f"evaluation log '{BUCKET}/{key}' not found; upload it to the '{BUCKET}' bucket "
+                "or set evaluation_log.path in model_config.yaml"
+            ) from exc
+        out.append(LogSource(f"{BUCKET}/{key}", Path(local)))
+    return out
+
+
+@dataclass
+class LoadedLog:
+    """Rows of the evaluation log inside a window, validated, with logical columns."""
+
+    frame: "pd.DataFrame"
+    rows_read: int
+    sources: list[str]
+
+
+def read_sources(sources: list[LogSource], schema: LogSchema, window: Window | None) -> LoadedLog:
+    """Read and validate every source; raise one error listing all problems."""
+    import pandas as pd
+
+    frames, rows_read, problems_all = [], 0, []
+    for src in sources:
+        problems = Problems(src.display)
+        df, n = read_log_file(src.path, src.display, schema, window, problems)
+        if len(df):
+            df = _validate(df, schema, problems)
+        rows_read += n
+        if problems:
+            problems_all.append(problems)
+        frames.append(df)
+    if problems_all:
+        raise EvaluationLogError("\n".join(p.message() for p in problems_all))
+    frame = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else frames[0]
+    if len(sources) > 1 and len(frame):
+        dup = frame["prediction_id"].duplicated(keep=False)
+        if dup.any():
+            ids = frame.loc[dup, "prediction_id"].unique()[:MAX_EXAMPLES].tolist()
+            raise EvaluationLogError(
+                f"evaluation log files under '{sources[0].display.rsplit('/', 1)[0]}/' repeat "
+                f"prediction_id values across days ({int(dup.sum())} rows, e.g. {ids}); "
+                "each prediction must be logged once"
+            )
+    return LoadedLog(frame=frame, rows_read=rows_read, sources=[s.display for s in sources])
+
+
+# --------------------------------------------------------------------------- guide API
+def _default_context(settings: "Settings | None", store: "Store | None") -> tuple["Settings", "Store"]:
+    from ml_pipeline.config import load_settings
+    from ml_pipeline.store import open_store
+
+    settings = settings or load_settings()
+    return settings, store or open_store(settings)
+
+
+def load_evaluation_log(
+    source: str | Path | None = None,
+    *,
+    settings: "Settings | None" = None,
+    store: "Store | None" = None,
+    window: Window | None = None,
+) -> "pd.DataFrame":
+    """Load the evaluation log as a validated DataFrame with logical column names.
+
+    ``source``: a local file path; default = the configured object in the store's
+    ``evaluation-logs`` bucket. ``window``: keep only rows inside it (only the daily
+    files overlapping it are read). Raises ``EvaluationLogError`` listing every problem.
+    """
+    settings, store = _default_context(settings, store)
+    schema = LogSchema.from_model_config(settings.model)
+    if source is not None:
+        path = Path(source)
+        if not path.is_file():
+            raise EvaluationLogError(f"evaluation log '{path}' not found")
+        return read_sources([LogSource(str(path), path)], schema, window).frame
+    with tempfile.TemporaryDirectory(prefix="ml_pipeline-log-") as tmp:
+        sources = resolve_sources(store, settings.model.evaluation_log.path, window, Path(tmp))
+        return read_sources(sources, schema, window).frame
+
+
+def _error_mask(df: "pd.DataFrame", confidence_threshold: float) -> Any:
+    labelled = df["actual_label"].notna()
+    return labelled & (df["predicted_label"] != df["actual_label"]) & (df["confidence"] > confidence_threshold)
+
+
+def filter_errors_for_retraining(
+    df: "pd.DataFrame",
+    lookback_days: int = DEFAULT_LOOKBACK_DAYS,
+    confidence_threshold: float = ERROR_CONFIDENCE_THRESHOLD,
+    min_samples: int = MIN_ERROR_SAMPLES_FOR_RETRAINING,
+    *,
+    as_of: datetime | None = None,
+) -> "pd.DataFrame":
+    """The high-confidence errors of the last ``lookback_days`` before ``as_of`` (default now).
+
+    An error is a labelled row (``actual_label`` known) whose prediction was wrong with
+    ``confidence > confidence_threshold``. Returns those rows, or an empty frame with the
+    same columns when there are fewer than ``min_samples``; ``result.attrs["error_count"]``
+    always holds how many were found.
+    """
+    import pandas as pd
+
+    window = Window.ending_at(as_of or datetime.now(timezone.utc), lookback_days)
+    ts = pd.to_datetime(df["created_at"], utc=True)
+    in_window = (ts >= pd.Timestamp(window.start)) & (ts < pd.Timestamp(window.end))
+    errors = df[in_window & _error_mask(df, confidence_threshold)]
+    count = len(errors)
+    if count < min_samples:
+        errors = errors.iloc[0:0]
+    errors = errors.copy()
+    errors.attrs["error_count"] = count
+    return errors
+
+
+# --------------------------------------------------------------------------- datasets
+def holdout_mask(prediction_ids: "pd.Series", fraction: float) -> Any:
+    """Deterministic holdout membership from a hash of ``prediction_id`` (stable across runs)."""
+    import numpy as np
+    import pandas as pd
+
+    h = pd.util.hash_pandas_object(prediction_ids.astype(str), index=False).to_numpy(dtype=np.uint64)
+    return (h % np.uint64(10_000)) < np.uint64(round(fraction * 10_000))
+
+
+@dataclass
+class RetrainingData:
+    """What one run trains and evaluates on, written as CSV files in ``workdir``."""
+
+    window: Window
+    rows_read: int
+    rows_in_window: int
+    labelled: int
+    holdout_size: int
+    error_count: int
+    replay_size: int
+    errors_by_class: dict[str, int]
+    errors_by_band: dict[str, int]
+    accuracy_in_window: float | None
+    dataset_path: Path | None = None
+    holdout_path: Path | None = None
+    sources: list[str] = field(default_factory=list)
+
+    @property
+    def enough(self) -> bool:
+        """True when a dataset was written (enough errors)."""
+        return self.dataset_path is not None
+
+    def summary(self) -> dict[str, Any]:
+        """Plain figures for logs, metrics and the CLI."""
+        return {
+            "window_start": self.window.start.isoformat(),
+            "window_end": self.window.end.isoformat(),
+            "rows_read": self.rows_read,
+            "rows_in_window": self.rows_in_window,
+            "labelled": self.labelled,
+            "holdout_size": self.holdout_size,
+            "error_count": self.error_count,
+            "replay_size": self.replay_size,
+            "errors_by_class": self.errors_by_class,
+            "errors_by_confidence_band": self.errors_by_band,
+            "accuracy_in_window": self.accuracy_in_window,
+            "sources": self.sources,
+        }
+
+
+def _bands(conf: "pd.Series", threshold: float) -> dict[str, int]:
+    """Error counts per confidence band above the threshold: (t, 0.8], (0.8, 0.9], (0.9, 1]."""
+    edges = [threshold] + [e for e in (0.8, 0.9) if e > threshold] + [1.0]
+    return {f"({lo:.2f}, {hi:.2f}]": int(((conf > lo) & (conf <= hi)).sum()) for lo, hi in zip(edges, edges[1:])}
+
+
+def build_datasets(
+    frame: "pd.DataFrame",
+    *,
+    window: Window,
+    confidence_threshold: float,
+    min_samples: int,
+    holdout_fraction: float,
+    replay_ratio: float,
+    random_seed: int,
+    workdir: Path | None,
+    rows_read: int = 0,
+    sources: list[str] | None = None,
+) -> RetrainingData:
+    """Split the window's labelled rows into holdout / errors / replay and write CSVs.
+
+    ``frame`` holds validated rows inside ``window``. The holdout (hash of
+    ``prediction_id``) is never trained on. Errors come from the rest; the replay
+    sample of correct rows is ``replay_ratio`` x errors, stratified by class.
+    ``workdir=None`` computes the figures only (dry run).
+    """
+    import pandas as pd
+
+    labelled = frame[frame["actual_label"].notna()] if len(frame) else frame
+    in_holdout = holdout_mask(labelled["prediction_id"], holdout_fraction) if len(labelled) else []
+    holdout = labelled[in_holdout] if len(labelled) else labelled
+    train_pool = labelled[~in_holdout] if len(labelled) else labelled
+    err = train_pool[_error_mask(train_pool, confidence_threshold)] if len(train_pool) else train_pool
+    correct = train_pool[train_pool["predicted_label"] == train_pool["actual_label"]] if len(train_pool) else train_pool
+    n_replay = min(len(correct), int(round(replay_ratio * len(err))))
+    if n_replay and len(correct):
+        frac = n_replay / len(correct)
+        replay = correct.groupby("actual_label", group_keys=False).sample(frac=frac, random_state=random_seed)
+    else:
+        replay = correct.iloc[0:0]
+    accuracy = (
+        float((labelled["predicted_label"] == labelled["actual_label"]).mean()) if len(labelled) else None
+    )
+    data = RetrainingData(
+        window=window,
+        rows_read=rows_read,
+        rows_in_window=len(frame),
+        labelled=len(labelled),
+        holdout_size=len(holdout),
+        error_count=len(err),
+        replay_size=len(replay) if len(err) >= min_samples else 0,
+        errors_by_class={str(k): int(v) for k, v in err["actual_label"].value_counts().sort_index().items()} if len(err) else {},
+        errors_by_band=_bands(err["confidence"], confidence_threshold) if len(err) else {},
+        accuracy_in_window=accuracy,
+        sources=list(sources or []),
+    )
+    if workdir is None or len(err) < min_samples:
+        return data
+    workdir.mkdir(parents=True, exist_ok=True)
+    dataset = pd.concat([err.assign(sample_type="error"), replay.assign(sample_type="replay")], ignore_index=True)
+    dataset = dataset.sort_values(["created_at", "prediction_id"], kind="stable").drop(columns=["_line"], errors="ignore")
+    data.dataset_path = workdir / "training_dataset.csv"
+    dataset.to_csv(data.dataset_path, index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ")
+    data.holdout_path = workdir / "holdout.csv"
+    holdout.drop(columns=["_line"], errors="ignore").sort_values("prediction_id").to_csv(
+        data.holdout_path, index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ"
+    )
+    return data
+
+
+def collect_retraining_data(
+    settings: "Settings",
+    store: "Store",
+    *,
+    as_of: datetime,
+    lookback_days: int | None = None,
+    confidence_threshold: float | None = None,
+    workdir: Path | None,
+) -> RetrainingData:
+    """Read the store's log for the window ending at ``as_of`` and build the datasets."""
+    lookback = lookback_days or settings.lookback_days
+    threshold = settings.confidence_threshold if confidence_threshold is None else confidence_threshold
+    r = settings.model.retraining
+    window = Window.ending_at(as_of, lookback)
+    schema = LogSchema.from_model_config(settings.model)
+    with tempfile.TemporaryDirectory(prefix="ml_pipeline-log-") as tmp:
+        sources = resolve_sources(store, settings.model.evaluation_log.path, window, Path(tmp))
+        loaded = read_sources(sources, schema, window)
+    return build_datasets(
+        loaded.frame,
+        window=window,
+        confidence_threshold=threshold,
+        min_samples=settings.min_error_samples,
+        holdout_fraction=r.holdout_fraction,
+        replay_ratio=r.replay_ratio,
+        random_seed=r.random_seed,
+        workdir=workdir,
+        rows_read=loaded.rows_read,
+        sources=loaded.sources,
+    )
+
+
+def prepare_retraining_data(
+    lookback_days: int = DEFAULT_LOOKBACK_DAYS,
+    confidence_threshold: float = ERROR_CONFIDENCE_THRESHOLD,
+) -> Tuple[Optional[str], int]:
+    """Prepare retraining data - returns (dataset_path, error_count).
+
+    Uses the configured store and model_config.yaml; writes the dataset (and the holdout
+    beside it) to a new temporary folder. ``dataset_path`` is None when there are fewer
+    errors than ``MIN_ERROR_SAMPLES_FOR_RETRAINING`` (or the configured minimum).
+    """
+    settings, store = _default_context(None, None)
+    workdir = Path(tempfile.mkdtemp(prefix="ml_pipeline-dataset-"))
+    data = collect_retraining_data(
+        settings, store, as_of=datetime.now(timezone.utc), lookback_days=lookback_days,
+        confidence_threshold=confidence_threshold, workdir=workdir,
+    )
+    return (str(data.dataset_path) if data.dataset_path else None, data.error_count)
+
+
+# --------------------------------------------------------------------------- CLI
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ml_pipeline.data_loader``: summary of the current store's evaluation log."""
+    import argparse
+    import json
+    import sys
+
+    parser = argparse.ArgumentParser(
+        prog="python -m ml_pipeline.data_loader",
+        description="Summarise the evaluation log of the current store: rows read, labelled, in "
+        "window, errors by class and confidence band, holdout and replay sizes.",
+    )
+    parser.add_argument("--lookback-days", type=int, help="window length (env ML_PIPELINE_LOOKBACK_DAYS; default 7)")
+    parser.add_argument("--as-of", help="end of the window, ISO 8601 (default now)")
+    parser.add_argument("--backend", choices=("auto", "local", "supabase"), help="env ML_PIPELINE_BACKEND")
+    parser.add_argument("--config", dest="config_path", help="model_config.yaml (env ML_PIPELINE_CONFIG)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    args = parser.parse_args(argv)
+    from ml_pipeline.config import load_settings
+    from ml_pipeline.errors import describe
+    from ml_pipeline.store import open_store
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        settings = load_settings({"lookback_days": args.lookback_days, "backend": args.backend, "config_path": args.config_path})
+        store = open_store(settings)
+        data = collect_retraining_data(settings, store, as_of=parse_as_of(args.as_of), workdir=None)
+    except PipelineError as exc:
+        print(f"error: {describe(exc)}", file=sys.stderr)
+        return exc.exit_code
+    s = data.summary()
+    s["min_error_samples"] = settings.min_error_samples
+    s["would_retrain"] = data.error_count >= settings.min_error_samples
+    if args.json:
+        print(json.dumps(s))
+        return 0
+    print(f"Evaluation log: {', '.join(s['sources'])}")
+    print(f"Window:         {s['window_start']} .. {s['window_end']} (UTC)")
+    print(f"Rows read:      {s['rows_read']}")
+    print(f"In window:      {s['rows_in_window']}")
+    print(f"Labelled:       {s['labelled']}" + (f" (accuracy {s['accuracy_in_window']:.3f})" if s["accuracy_in_window"] is not None else ""))
+    print(f"Holdout:        {s['holdout_size']}")
+    print(f"Errors (conf > {settings.confidence_threshold}): {s['error_count']} (minimum {settings.min_error_samples})")
+    for k, v in s["errors_by_class"].items():
+        print(f"  actual {k}: {v}")
+    for k, v in s["errors_by_confidence_band"].items():
+        print(f"  confidence {k}: {v}")
+    print(f"Replay sample:  {s['replay_size']}")
+    print("Would retrain:  " + ("yes" if s["would_retrain"] else "no (too few errors)"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

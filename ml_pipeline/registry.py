@@ -1,0 +1,258 @@
+"""Model versions: save, sha256-verified load, the promotion gate, promote, rollback.
+
+Versions live in the store's ``model_versions`` table; their bytes in the ``models``
+bucket at ``v<version>/model.joblib``. Loading always checks the sha256 recorded in the
+database before unpickling, so a changed or truncated file is refused.
+
+CLI::
+
+    python -m ml_pipeline.registry list
+    python -m ml_pipeline.registry register PATH [--note TEXT]
+    python -m ml_pipeline.registry rollback [--to VERSION]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ml_pipeline.errors import ConfigError, IntegrityError, PipelineError, StoreError
+from ml_pipeline.store import BUCKET_MODELS, ModelVersion, Store
+
+
+# --------------------------------------------------------------------------- gate
+@dataclass(frozen=True)
+class GateDecision:
+    """Whether a candidate replaces the champion, and why (in words)."""
+
+    promote: bool
+    reason: str
+
+
+def decide_promotion(candidate: dict[str, Any], baseline: dict[str, Any] | None, promotion: Any, *, holdout_size: int, evaluated_on: str = "holdout") -> GateDecision:
+    """The promotion gate (pure).
+
+    Promote iff the candidate's primary metric on the holdout is >= the baseline's +
+    ``min_delta`` and no guard metric drops by more than its tolerance. Without a
+    current model, promote if the primary metric clears ``first_model_floor``. A holdout
+    smaller than ``min_holdout_size`` (or no holdout at all) never promotes.
+    """
+    primary = promotion.primary_metric
+    if evaluated_on != "holdout":
+        return GateDecision(False, "no holdout was evaluated; a candidate is never promoted on its own training data")
+    if holdout_size < promotion.min_holdout_size:
+        return GateDecision(False, f"holdout has {holdout_size} rows, fewer than min_holdout_size {promotion.min_holdout_size}")
+    value = float(candidate[primary])
+    if baseline is None:
+        if value >= promotion.first_model_floor:
+            return GateDecision(True, f"first model: {primary} {value:.4f} >= floor {promotion.first_model_floor:.4f}")
+        return GateDecision(False, f"first model: {primary} {value:.4f} < floor {promotion.first_model_floor:.4f}")
+    base = float(baseline[primary])
+    needed = base + promotion.min_delta
+    if value < needed:
+        return GateDecision(False, f"{primary} {value:.4f} < baseline {base:.4f} + min_delta {promotion.min_delta:.4f}")
+    for metric, tolerance in promotion.guard_metrics.items():
+        drop = float(baseline[metric]) - float(candidate[metric])
+        if drop > tolerance:
+            return GateDecision(
+                False,
+                f"{metric} dropped {drop:.4f} ({float(baseline[metric]):.4f} -> {float(candidate[metric]):.4f}), "
+                f"more than its tolerance {tolerance:.4f}",
+            )
+    guards = ", ".join(f"{m} within {t:.4f}" for m, t in promotion.guard_metrics.items())
+    return GateDecision(True, f"{primary} {value:.4f} >= baseline {base:.4f} + min_delta {promotion.min_delta:.4f}" + (f"; {guards}" if guards else ""))
+
+
+# --------------------------------------------------------------------------- registry
+def sha256_bytes(data: bytes) -> str:
+    """Hex sha256 of bytes."""
+    return hashlib.sha256(data).hexdigest()
+
+
+class Registry:
+    """Versions of the model in one store; a local cache of verified files."""
+
+    def __init__(self, store: Store, cache_dir: Path) -> None:
+        self.store = store
+        self.cache_dir = Path(cache_dir)
+
+    def champion(self) -> ModelVersion | None:
+        """The version in service."""
+        return self.store.get_champion()
+
+    def add_candidate(self, model_file: Path, *, sha256: str, sklearn_version: str, estimator: str | None, fine_tunable: bool, metrics: dict[str, Any], run_id: str | None, parent_version: int | None, note: str | None = None) -> ModelVersion:
+        """Record a new ``candidate`` version and upload its bytes (checked against ``sha256``)."""
+        data = Path(model_file).read_bytes()
+        actual = sha256_bytes(data)
+        if actual != sha256:
+            raise IntegrityError(f"trained model '{model_file}' has sha256 {actual}, but the trainer reported {sha256}; not registering it")
+        mv = self.store.create_model_version(
+            sha256=actual, size_bytes=len(data), sklearn_version=sklearn_version, estimator=estimator,
+            fine_tunable=fine_tunable, metrics=metrics, run_id=run_id, parent_version=parent_version, note=note,
+        )
+        assert mv.storage_path
+        self.store.put_object(BUCKET_MODELS, mv.storage_path, data)
+        return mv
+
+    def fetch(self, mv: ModelVersion) -> Path:
+        """A local copy of ``mv`` whose sha256 matches the database (downloaded if needed)."""
+        if not mv.sha256:
+            raise IntegrityError(f"model v{mv.version} has no recorded sha256: refusing to load it")
+        if not mv.storage_path:
+            raise IntegrityError(f"model v{mv.version} has no storage path")
+        dest = self.cache_dir / f"v{mv.version}" / "model.joblib"
+        if not (dest.is_file() and _sha256_path(dest) == mv.sha256):
+            data = self.store.get_object(BUCKET_MODELS, mv.storage_path)
+            actual = sha256_bytes(data)
+            if actual != mv.sha256:
+                raise IntegrityError(
+                    f"model v{mv.version} ({BUCKET_MODELS}/{mv.storage_path}) has sha256 {actual}, but the "
+                    f"database records {mv.sha256}: the file was changed or damaged; refusing to load it "
+                    "(roll back with `python -m ml_pipeline.registry rollback`)"
+                )
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dest.with_suffix(".tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, dest)
+        return dest
+
+    def load(self, mv: ModelVersion) -> Any:
+        """Unpickle ``mv`` after verifying its sha256."""
+        import joblib
+
+        path = self.fetch(mv)
+        if _sha256_path(path) != mv.sha256:  # re-check the exact bytes about to be loaded
+            raise IntegrityError(f"model v{mv.version} changed on disk while loading; refusing it")
+        return joblib.load(path)
+
+    def promote(self, version: int) -> ModelVersion:
+        """Make ``version`` the champion."""
+        return self.store.promote_model_version(version)
+
+    def reject(self, version: int, metrics: dict[str, Any] | None = None) -> ModelVersion:
+        """Mark a candidate ``rejected`` (kept, never served)."""
+        return self.store.set_version_status(version, "rejected", metrics)
+
+    def rollback(self, to: int | None = None) -> ModelVersion:
+        """Make ``to`` (default: the most recently retired version) champion again."""
+        if to is None:
+            retired = [v for v in self.store.list_model_versions() if v.status == "retired" and v.promoted_at]
+            if not retired:
+                raise ConfigError("nothing to roll back to: no retired version exists; pass --to VERSION")
+            target = max(retired, key=lambda v: v.promoted_at)
+        else:
+            found = self.store.get_model_version(to)
+            if found is None:
+                raise ConfigError(f"model version {to} does not exist; see `python -m ml_pipeline.registry list`")
+            target = found
+        if target.status == "champion":
+            raise ConfigError(f"model v{target.version} is already the champion")
+        self.fetch(target)  # never crown a version whose bytes are damaged
+        return self.promote(target.version)
+
+    def register(self, path: Path, classes: list[str], note: str | None = None) -> tuple[ModelVersion, str | None]:
+        """Hand over an existing model as champion. Returns (version, notice)."""
+        import sklearn
+
+        from ml_pipeline.train_model import final_estimator, is_fine_tunable
+
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"model file '{path}' not found")
+        import joblib
+
+        try:
+            model = joblib.load(path)  # the team's own file, given on purpose by an operator
+        except Exception as exc:
+            raise ConfigError(f"'{path}' is not a joblib/pickle model file: {exc}") from exc
+        if not hasattr(model, "predict"):
+            raise ConfigError(f"'{path}' holds a {type(model).__name__}, which has no predict(); register a fitted classifier")
+        known = [str(c) for c in getattr(final_estimator(model), "classes_", [])]
+        if sorted(known) != sorted(classes):
+            raise ConfigError(f"model predicts classes {known}, but model.classes in the config is {classes}")
+        fine_tunable = is_fine_tunable(model)
+        notice = None
+        if not fine_tunable:
+            notice = (f"{type(final_estimator(model)).__name__} cannot be fine-tuned incrementally (no partial_fit): "
+                      "the next runs will train a configured model from scratch instead")
+        data = path.read_bytes()
+        mv = self.store.create_model_version(
+            sha256=sha256_bytes(data), size_bytes=len(data), sklearn_version=sklearn.__version__,
+            estimator=type(final_estimator(model)).__name__, fine_tunable=fine_tunable, metrics={},
+            note=note or f"registered from {path.name}",
+        )
+        assert mv.storage_path
+        self.store.put_object(BUCKET_MODELS, mv.storage_path, data)
+        return self.promote(mv.version), notice
+
+
+def _sha256_path(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- CLI
+def _fmt(mv: ModelVersion) -> str:
+    m = mv.metrics or {}
+    acc = f"acc {m['accuracy']:.3f} f1 {m['f1_score']:.3f}" if "accuracy" in m and "f1_score" in m else "no metrics"
+    when = mv.created_at.strftime("%Y-%m-%d %H:%M") if mv.created_at else "?"
+    return f"v{mv.version:<4} {mv.status:<9} {when}  {acc:<22} sha256 {mv.sha256[:12]}  {mv.estimator or ''}  {mv.note or ''}".rstrip()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ml_pipeline.registry list | register PATH | rollback [--to N]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m ml_pipeline.registry", description="Model versions of the configured store.")
+    parser.add_argument("--backend", choices=("auto", "local", "supabase"), help="env ML_PIPELINE_BACKEND")
+    parser.add_argument("--config", dest="config_path", help="model_config.yaml (env ML_PIPELINE_CONFIG)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_list = sub.add_parser("list", help="versions, newest first")
+    p_list.add_argument("--json", action="store_true")
+    p_reg = sub.add_parser("register", help="hand over the model you already serve as the first champion")
+    p_reg.add_argument("path")
+    p_reg.add_argument("--note")
+    p_rb = sub.add_parser("rollback", help="make a previous version champion again")
+    p_rb.add_argument("--to", type=int, help="version number (default: the last retired champion)")
+    args = parser.parse_args(argv)
+
+    from ml_pipeline.config import load_settings
+    from ml_pipeline.errors import describe
+    from ml_pipeline.store import open_store
+
+    try:
+        settings = load_settings({"backend": args.backend, "config_path": args.config_path})
+        registry = Registry(open_store(settings), settings.home / "cache")
+        if args.command == "list":
+            versions = registry.store.list_model_versions()
+            if args.json:
+                print(json.dumps([{"version": v.version, "status": v.status, "sha256": v.sha256, "metrics": v.metrics} for v in versions]))
+            elif not versions:
+                print("no model versions yet; register one with `python -m ml_pipeline.registry register PATH`")
+            for v in versions if not args.json else []:
+                print(_fmt(v))
+        elif args.command == "register":
+            mv, notice = registry.register(Path(args.path), list(settings.model.model.classes), args.note)
+            print(f"registered {args.path} as v{mv.version} (champion), sha256 {mv.sha256}")
+            if notice:
+                print(f"notice: {notice}")
+        else:
+            mv = registry.rollback(args.to)
+            print(f"v{mv.version} is the champion again (sha256 verified)")
+    except PipelineError as exc:
+        print(f"error: {describe(exc)}", file=sys.stderr)
+        return exc.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
