@@ -68,6 +68,7 @@ class Problems:
     def __init__(self, source: str) -> None:
         self.source = source
         self._items: dict[tuple[str, str], _Problem] = {}
+        self.non_numeric: dict[str, set[int]] = {}  # lines already reported per column
 
     def add(self, column: str, rule: str, fix: str, rows: Any = (), values: Any = (), count: int | None = None) -> None:
         """Record ``count`` offending rows (``rows``: 1-based line numbers, ``values``: the data)."""
@@ -85,6 +86,8 @@ class Problems:
             mine = self._items.setdefault(key, _Problem(p.column, p.rule, p.fix))
             mine.count += p.count
             mine.examples = (mine.examples + p.examples)[:MAX_EXAMPLES]
+        for col, lines in other.non_numeric.items():
+            self.non_numeric.setdefault(col, set()).update(lines)
 
     def __bool__(self) -> bool:
         return bool(self._items)
@@ -93,7 +96,7 @@ class Problems:
         """One message listing every problem with examples and the fix."""
         lines = [f"evaluation log '{self.source}' has {len(self._items)} problem(s):"]
         for p in self._items.values():
-            line = f"  - column '{p.column}' {p.rule}"
+            line = f"  - column {p.column} {p.rule}"
             if p.count:
                 line += f"; {p.count} row(s) are not"
             if p.examples:
@@ -145,7 +148,7 @@ class LogSchema:
     def label(self, logical: str) -> str:
         """How a column is named in messages: ``confidence_score`` (confidence)."""
         name = self.columns.get(logical, logical)
-        return name if name == logical else f"{name}' (mapped as '{logical}"
+        return f"'{name}'" if name == logical else f"'{name}' (mapped as '{logical}')"
 
 
 # --------------------------------------------------------------------------- window
@@ -270,7 +273,7 @@ def _check_header(path: Path, display: str, fmt: str, schema: LogSchema) -> None
         ) from exc
     missing = [c for c in schema.file_columns if c not in names]
     if missing:
-        pretty = ", ".join(f"'{schema.label(schema.logical_name(m))}'" for m in missing)
+        pretty = ", ".join(schema.label(schema.logical_name(m)) for m in missing)
         raise EvaluationLogError(
             f"evaluation log '{display}' is missing column(s) {pretty}; the file has "
             f"{names}. Fix: add the column(s), or map your names under 'columns:' "
@@ -383,6 +386,7 @@ def _to_frame(batch: "pa.RecordBatch", schema: LogSchema, first_line: int, probl
                     schema.label(logical), "must be a number",
                     "remove text from this numeric column", df["_line"][bad.to_numpy()], s[bad],
                 )
+                problems.non_numeric.setdefault(logical, set()).update(df["_line"][bad.to_numpy()].tolist())
             df[logical] = num.to_numpy(dtype=float)
     return df
 
@@ -396,6 +400,8 @@ def _validate(df: "pd.DataFrame", schema: LogSchema, problems: Problems) -> "pd.
 
     def report(mask: Any, logical: str, rule: str, fix: str, values: Any) -> None:
         mask = np.asarray(mask, dtype=bool)
+        if logical in problems.non_numeric:  # already reported as "must be a number"
+            mask &= ~np.isin(lines, list(problems.non_numeric[logical]))
         if mask.any():
             problems.add(schema.label(logical), rule, fix, lines[mask], np.asarray(values, dtype=object)[mask])
 

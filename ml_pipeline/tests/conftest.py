@@ -1,0 +1,84 @@
+"""Shared fixtures of the unit tests: settings on a temporary local store, sample logs."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIG = REPO / "model_config.yaml"
+AS_OF = datetime(2026, 11, 20, 2, 0, tzinfo=timezone.utc)
+END_DAY = date(2026, 11, 20)
+
+
+@pytest.fixture(scope="session")
+def base_model():
+    """The sample base model (trained once per session)."""
+    from ml_pipeline.sample_data import base_model as make
+
+    return make()
+
+
+@pytest.fixture(scope="session")
+def sample_log(base_model):
+    """Six weeks of sample predictions ending on END_DAY (user's column names)."""
+    from ml_pipeline.sample_data import evaluation_log
+
+    return evaluation_log(base_model, END_DAY, days=20, per_day=300)
+
+
+@pytest.fixture
+def settings(tmp_path):
+    """Settings on an empty local store in tmp_path, from the repository's model_config.yaml."""
+    from ml_pipeline.config import load_settings
+
+    return load_settings({"home": str(tmp_path / "home"), "config_path": str(CONFIG), "backend": "local"}, env={})
+
+
+@pytest.fixture
+def store(settings):
+    """An empty LocalStore."""
+    from ml_pipeline.local_store import LocalStore
+
+    s = LocalStore(settings.home)
+    yield s
+    s.close()
+
+
+def put_log(store, frame, key="evaluation_log.csv"):
+    """Upload a DataFrame as the evaluation log (CSV unless the key says otherwise)."""
+    from ml_pipeline.store import BUCKET_EVALUATION_LOGS
+
+    if key.endswith(".parquet"):
+        import io
+
+        buf = io.BytesIO()
+        frame.to_parquet(buf, index=False)
+        data = buf.getvalue()
+    elif key.endswith(".gz"):
+        data = _gz(frame)
+    else:
+        data = frame.to_csv(index=False).encode()
+    store.put_object(BUCKET_EVALUATION_LOGS, key, data)
+
+
+def _gz(frame):
+    import gzip
+
+    return gzip.compress(frame.to_csv(index=False).encode(), mtime=0)
+
+
+@pytest.fixture
+def seeded(store, settings, sample_log, base_model, tmp_path):
+    """A store holding the sample log and the base model as champion v1."""
+    import joblib
+
+    from ml_pipeline.registry import Registry
+
+    put_log(store, sample_log)
+    path = tmp_path / "base.joblib"
+    joblib.dump(base_model, path)
+    Registry(store, settings.home / "cache").register(path, list(settings.model.model.classes))
+    return store

@@ -1,0 +1,153 @@
+"""train_model.py: the guide's CLI, real fine-tuning, evaluation, output contract."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import joblib
+import numpy as np
+import pytest
+
+from ml_pipeline.data_loader import collect_retraining_data
+from ml_pipeline.train_model import main, sha256_file
+
+from .conftest import AS_OF, CONFIG, REPO, put_log
+
+
+@pytest.fixture
+def datasets(store, settings, sample_log, tmp_path):
+    put_log(store, sample_log)
+    data = collect_retraining_data(settings, store, as_of=AS_OF, workdir=tmp_path / "data")
+    assert data.enough
+    return data
+
+
+@pytest.fixture
+def model_file(base_model, tmp_path):
+    path = tmp_path / "current.joblib"
+    joblib.dump(base_model, path)
+    return path
+
+
+def run(args, capsys):
+    code = main([str(a) for a in args])
+    out = capsys.readouterr().out.strip().splitlines()
+    return code, json.loads(out[-1]), out
+
+
+def coefs(out_dir):
+    return joblib.load(out_dir / "model.joblib").steps[-1][1].coef_.copy()
+
+
+def fine_tune_args(datasets, model_file, out, epochs, lr):
+    return ["--dataset", datasets.dataset_path, "--config", CONFIG, "--fine_tune", "true", "--model_path", model_file,
+            "--output_dir", out, "--epochs", epochs, "--learning_rate", lr]
+
+
+def test_epochs_and_learning_rate_change_the_coefficients(datasets, model_file, base_model, tmp_path, capsys):
+    fitted = {}
+    for epochs, lr in [(5, 0.001), (1, 0.001), (5, 0.01), (5, 0.0)]:
+        out = tmp_path / f"o{epochs}-{lr}"
+        code, result, _ = run(fine_tune_args(datasets, model_file, out, epochs, lr), capsys)
+        assert code == 0 and result["fine_tuned"] is True
+        fitted[(epochs, lr)] = coefs(out)
+    original = base_model.steps[-1][1].coef_
+    assert not np.allclose(fitted[(5, 0.001)], original)
+    assert not np.allclose(fitted[(5, 0.001)], fitted[(1, 0.001)])
+    assert not np.allclose(fitted[(5, 0.001)], fitted[(5, 0.01)])
+    np.testing.assert_array_equal(fitted[(5, 0.0)], original)  # no step taken at rate 0
+    # more epochs move further from the start
+    assert np.abs(fitted[(5, 0.001)] - original).sum() > np.abs(fitted[(1, 0.001)] - original).sum()
+
+
+def test_preprocessing_is_kept_when_fine_tuning(datasets, model_file, base_model, tmp_path, capsys):
+    out = tmp_path / "o"
+    run(fine_tune_args(datasets, model_file, out, 5, 0.001), capsys)
+    tuned = joblib.load(out / "model.joblib")
+    np.testing.assert_array_equal(tuned.steps[0][1].mean_, base_model.steps[0][1].mean_)
+
+
+def test_outputs_metrics_for_candidate_and_baseline_on_the_same_holdout(datasets, model_file, tmp_path, capsys):
+    out = tmp_path / "o"
+    code, result, lines = run(fine_tune_args(datasets, model_file, out, 5, 0.001), capsys)
+    assert code == 0 and result["status"] == "ok"
+    m = json.loads((out / "metrics.json").read_text())
+    assert m == result["metrics"]
+    for key in ("accuracy", "precision", "recall", "f1_score"):
+        assert 0 <= m[key] <= 1 and 0 <= m["baseline"][key] <= 1
+    assert m["holdout_size"] == datasets.holdout_size and m["evaluated_on"] == "holdout"
+    assert result["sha256"] == sha256_file(out / "model.joblib")
+    assert len(lines) == 1  # stdout holds exactly the JSON line; logs went to stderr
+
+
+def test_from_scratch_ignores_current_model(datasets, tmp_path, capsys):
+    out = tmp_path / "o"
+    code, result, _ = run(["--dataset", datasets.dataset_path, "--config", CONFIG, "--fine_tune", "false", "--output_dir", out], capsys)
+    assert code == 0 and result["fine_tuned"] is False and result["metrics"]["baseline"] is None
+
+
+def test_model_without_partial_fit_is_trained_from_scratch_saying_so(datasets, tmp_path, capsys):
+    from sklearn.ensemble import RandomForestClassifier
+    import pandas as pd
+
+    train = pd.read_csv(datasets.dataset_path)
+    feats = [c for c in train.columns if c.startswith(("home_", "away_", "elo_", "rest_"))]
+    rf = RandomForestClassifier(n_estimators=5, random_state=0).fit(train[feats].to_numpy(), train["actual_label"])
+    path = tmp_path / "rf.joblib"
+    joblib.dump(rf, path)
+    code, result, _ = run(["--dataset", datasets.dataset_path, "--config", CONFIG, "--model_path", path, "--output_dir", tmp_path / "o"], capsys)
+    assert code == 0 and result["fine_tuned"] is False
+    assert "cannot be fine-tuned incrementally" in result["note"]
+    assert result["metrics"]["baseline"] is not None
+
+
+@pytest.mark.parametrize("mutation, message", [
+    (lambda p: p.write_text("prediction_id,actual_label\nx,draw\n"), "lacks column(s)"),
+    (lambda p: p.write_text(""), "cannot be read as CSV"),
+])
+def test_bad_dataset_exits_2_with_json_error(datasets, tmp_path, capsys, mutation, message):
+    bad = tmp_path / "bad.csv"
+    mutation(bad)
+    code, result, _ = run(["--dataset", bad, "--config", CONFIG, "--fine_tune", "false", "--output_dir", tmp_path / "o"], capsys)
+    assert code == 2 and result["status"] == "error" and message in result["error"]
+
+
+def test_tampered_model_is_refused_before_loading(datasets, model_file, tmp_path, capsys):
+    good = sha256_file(model_file)
+    data = bytearray(model_file.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    model_file.write_bytes(bytes(data))
+    code, result, _ = run([*fine_tune_args(datasets, model_file, tmp_path / "o", 1, 0.001), "--model_sha256", good], capsys)
+    assert code == 1 and "refusing to load it" in result["error"]
+
+
+def test_guide_command_works_as_a_script_from_the_repository_root(datasets, model_file, tmp_path):
+    """PITFALL: the trainer was started as a script and died on relative imports."""
+    out = tmp_path / "script-out"
+    cmd = [sys.executable, "ml_pipeline/train_model.py", "--dataset", str(datasets.dataset_path), "--config", "model_config.yaml",
+           "--fine_tune", "true", "--epochs", "5", "--learning_rate", "0.001", "--model_path", str(model_file), "--output_dir", str(out)]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1])["status"] == "ok"
+    assert "fine-tuning SGDClassifier: 5 epoch(s) at learning rate 0.001" in proc.stderr
+    module = subprocess.run([sys.executable, "-m", "ml_pipeline.train_model", "--help"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert module.returncode == 0 and "--fine_tune" in module.stdout and "--holdout" in module.stdout
+
+
+def test_guide_command_without_model_path_uses_the_champion(seeded, settings, datasets, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ML_PIPELINE_HOME", str(settings.home))
+    monkeypatch.setenv("ML_PIPELINE_BACKEND", "local")
+    code, result, _ = run(["--dataset", datasets.dataset_path, "--config", CONFIG, "--fine_tune", "true", "--epochs", 5,
+                           "--learning_rate", 0.001, "--output_dir", tmp_path / "o"], capsys)
+    assert code == 0 and result["parent_version"] == 1
+
+
+def test_fine_tune_without_any_model_exits_2(datasets, settings, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ML_PIPELINE_HOME", str(tmp_path / "empty"))
+    monkeypatch.setenv("ML_PIPELINE_BACKEND", "local")
+    code, result, _ = run(["--dataset", datasets.dataset_path, "--config", CONFIG, "--output_dir", tmp_path / "o"], capsys)
+    assert code == 2 and "no current model to fine-tune" in result["error"]
