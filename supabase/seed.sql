@@ -21,10 +21,10 @@ insert into public.model_retraining_runs (
 values (
     '0b3e9d1e-8c55-4f0a-b1a4-5f0e2d7a2001', 'auto_daily', 214, true, 'completed',
     '{"accuracy": 0.874, "precision": 0.861, "recall": 0.852, "f1_score": 0.856,
-      "baseline": {"accuracy": 0.842, "precision": 0.830, "recall": 0.821, "f1_score": 0.825},
+      "baseline": null,
       "holdout_size": 1200, "errors_fixed": 131, "promoted": true,
-      "promotion_reason": "f1_score +0.031 over the champion on the holdout",
-      "model_version": 1, "alerts": [], "error_counts": {"churn": 120, "stay": 94},
+      "promotion_reason": "first model: f1_score 0.856 on the holdout",
+      "model_version": 1, "alerts": [], "error_counts": {"home_win": 71, "draw": 98, "away_win": 45},
       "replay_size": 400, "train_size": 614, "epochs": 5, "learning_rate": 0.001,
       "training_seconds": 41.7}',
     '2026-11-25 02:00:12+00', '2026-11-25 02:03:40+00',
@@ -71,5 +71,5 @@ values (
 insert into public.model_retraining_requests (id, requested_by, reason, priority, created_at)
 values (
     '5c2d8f0a-3e6b-4a7d-8c1e-9b0f3a5d3001', '6a1f7c52-2b4e-4c1d-9a57-0d6c1e0b1001',
-    'Accuracy dropped after the pricing change on 2026-11-20', 'high', '2026-11-27 08:15:00+00'
+    'Draws mispredicted since the 2026-11-20 matchday; please retrain before the weekend', 'high', '2026-11-27 08:15:00+00'
 );

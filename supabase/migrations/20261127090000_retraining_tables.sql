@@ -39,10 +39,11 @@ create table public.model_retraining_requests (
     claimed_at timestamptz,
     last_error text,
     -- Sort key for the queue: high > normal > low. A generated column so every client
-    -- (PostgREST `order=priority_rank.desc`) sorts by rank, never by the text. Values 1..3.
+    -- (PostgREST `order=priority_rank.desc`) sorts by rank, never by the text. Values 1..3
+    -- (0 never survives: the priority check rejects the row, with a clear message).
     -- squawk-ignore prefer-bigint-over-smallint
     priority_rank smallint not null generated always as (
-        case priority when 'high' then 3 when 'normal' then 2 when 'low' then 1 end
+        case priority when 'high' then 3 when 'normal' then 2 when 'low' then 1 else 0 end
     ) stored,
     constraint model_retraining_requests_reason_length
         check (reason is null or char_length(reason) <= 500),
