@@ -10,7 +10,10 @@ cd "$root"
 squawk="tools/node_modules/.bin/squawk"
 if [[ ! -x "$squawk" ]]; then
     echo "lint-sql: installing the pinned lint tools (npm ci --prefix tools)" >&2
-    npm ci --prefix tools --no-audit --no-fund >&2
+    # `npm ci` refuses the lock when the registry serves only this platform's squawk
+    # binary (the lock lists all of them); `npm install --no-save` keeps the pins.
+    npm ci --prefix tools --no-audit --no-fund --loglevel=error >&2 ||
+        npm install --prefix tools --no-audit --no-fund --no-save --loglevel=error >&2
 fi
 
 shopt -s nullglob
