@@ -80,8 +80,9 @@ class RunOutcome:
     log_text: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready summary (no log text)."""
-        return {k: v for k, v in self.__dict__.items() if k != "log_text"}
+        """JSON-ready summary for summary.json (no log text); the run id is ``id``."""
+        d = {k: v for k, v in self.__dict__.items() if k not in ("log_text", "run_id")}
+        return {"id": self.run_id, **d}
 
     def line(self) -> str:
         """One human line."""
@@ -107,11 +108,18 @@ class _RunLog:
         self.handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
 
     def __enter__(self) -> "_RunLog":
-        logging.getLogger("ml_pipeline").addHandler(self.handler)
+        logger = logging.getLogger("ml_pipeline")
+        self._level = logger.level
+        if logger.getEffectiveLevel() > logging.INFO:  # the stored log always has INFO lines
+            logger.setLevel(logging.INFO)
+        self.handler.setLevel(logging.INFO)
+        logger.addHandler(self.handler)
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        logging.getLogger("ml_pipeline").removeHandler(self.handler)
+        logger = logging.getLogger("ml_pipeline")
+        logger.removeHandler(self.handler)
+        logger.setLevel(self._level)
 
     def text(self) -> str:
         return self.buffer.getvalue()
@@ -378,6 +386,13 @@ class Job:
             note=result.get("note"),
         )
         decision = self._decide(metrics)
+        current = self.registry.champion()
+        if decision.promote and (current.version if current else None) != (champion.version if champion else None):
+            # Another runner promoted a model while this one trained: the comparison is stale.
+            from ml_pipeline.registry import GateDecision
+
+            decision = GateDecision(False, f"the champion changed during this run (v{champion.version if champion else '-'} -> "
+                                    f"v{current.version if current else '-'}); the candidate was compared with a model no longer in service")
         # Re-check the lease right before the promotion: a reaped run must not crown a model.
         if not self.store.heartbeat(run.id, token):
             raise LeaseLostError(f"run {run.id} lost its lease before promotion; v{mv.version} stays a candidate")
@@ -604,9 +619,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _setup_logging(level: str) -> None:
+    """Console logging at LOG_LEVEL: short lines on a TTY, full plain lines otherwise.
+
+    The console handler filters by level; loggers stay at INFO so that each run's stored
+    log is complete whatever the console shows.
+    """
     tty = sys.stderr.isatty()
     fmt = "%(asctime)s %(levelname)-7s %(message)s" if tty else "%(asctime)s %(levelname)s %(name)s: %(message)s"
-    logging.basicConfig(level=level, format=fmt, datefmt="%H:%M:%S" if tty else None, stream=sys.stderr, force=True)
+    logging.basicConfig(level=min(logging.INFO, logging.getLevelName(level)), format=fmt, datefmt="%H:%M:%S" if tty else None, stream=sys.stderr, force=True)
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(level)
 
 
 def _write_artifacts(directory: Path, summary: dict[str, Any], outcomes: list[RunOutcome]) -> None:
@@ -614,6 +636,35 @@ def _write_artifacts(directory: Path, summary: dict[str, Any], outcomes: list[Ru
     for o in outcomes:
         (directory / "logs" / f"{o.run_id}.log").write_text(o.log_text, encoding="utf-8")
     (directory / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
+
+
+def _record_config_failure(args: argparse.Namespace, exc: PipelineError) -> RunOutcome | None:
+    """A broken model_config.yaml still leaves a trace: the scheduled run is recorded failed.
+
+    Only possible when the store itself can be opened (its settings come from the
+    environment, not from the YAML file). Pending requests stay pending for the next run.
+    """
+    import uuid
+
+    from ml_pipeline.config import load_settings
+    from ml_pipeline.data_loader import parse_as_of
+    from ml_pipeline.store import open_store, utcnow
+
+    try:
+        settings = load_settings({"backend": args.backend, "config_path": args.config_path}, skip_model=True)
+        store = open_store(settings)
+    except PipelineError:
+        return None
+    token = str(uuid.uuid4())
+    try:
+        run = store.create_run(source=args.source, as_of=parse_as_of(args.as_of), lease_token=token,
+                               runner=f"{socket.gethostname()}:{os.getpid()}", fine_tune_flag=args.source != "decay_triggered")
+        store.update_run(run.id, token, status="failed", error_message=describe(exc), completed_at=utcnow())
+        return RunOutcome(run.id, run.source, "failed", error_message=describe(exc))
+    except PipelineError:  # the day's run exists already, or the store refused: the exit code says enough
+        return None
+    finally:
+        store.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -634,9 +685,12 @@ def main(argv: list[str] | None = None) -> int:
         store = open_store(settings)
     except PipelineError as exc:
         print(f"error: {describe(exc)}", file=sys.stderr)
+        recorded = None if args.dry_run or args.requests_only else _record_config_failure(args, exc)
         summary.update(finished_at=utcnow().isoformat(), exit_code=exc.exit_code, error=describe(exc))
+        if recorded is not None:
+            summary["runs"] = [recorded.as_dict()]
         if args.artifacts_dir:
-            _write_artifacts(Path(args.artifacts_dir), summary, [])
+            _write_artifacts(Path(args.artifacts_dir), summary, [recorded] if recorded else [])
         return exc.exit_code
     code = 1
     try:

@@ -294,11 +294,13 @@ def _parse(key: str, raw: str, kind: type, source: str) -> Any:
 
 
 def load_settings(
-    cli: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
+    cli: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None, *, skip_model: bool = False
 ) -> Settings:
     """Resolve :class:`Settings` from CLI values (``None`` = not given) and the environment.
 
-    Raises ``ConfigError`` for a bad value anywhere, naming where it came from.
+    ``skip_model=True`` does not read model_config.yaml (``model`` is None): enough to open
+    the store and record that the configuration is broken. Raises ``ConfigError`` for a
+    bad value anywhere, naming where it came from.
     """
     cli = {k: v for k, v in (cli or {}).items() if v is not None}
     if env is None:
@@ -314,8 +316,8 @@ def load_settings(
         return yaml_value if yaml_value is not None else default
 
     config_path = Path(pick("config_path", str, default=DEFAULT_CONFIG_FILE))
-    model = load_model_config(config_path)
-    r = model.retraining
+    model = None if skip_model else load_model_config(config_path)
+    r = model.retraining if model is not None else None
 
     backend = pick("backend", str, default="auto")
     if backend not in BACKENDS:
@@ -329,11 +331,11 @@ def load_settings(
         config_path=config_path,
         home=Path(pick("home", str, default=DEFAULT_HOME)),
         backend=backend,
-        lookback_days=int(pick("lookback_days", int, r.lookback_days)),
-        confidence_threshold=float(pick("confidence_threshold", float, r.confidence_threshold)),
-        min_error_samples=int(pick("min_error_samples", int, r.min_error_samples)),
-        epochs=int(pick("epochs", int, r.epochs)),
-        learning_rate=float(pick("learning_rate", float, r.learning_rate)),
+        lookback_days=int(pick("lookback_days", int, r and r.lookback_days, DEFAULT_LOOKBACK_DAYS)),
+        confidence_threshold=float(pick("confidence_threshold", float, r and r.confidence_threshold, ERROR_CONFIDENCE_THRESHOLD)),
+        min_error_samples=int(pick("min_error_samples", int, r and r.min_error_samples, MIN_ERROR_SAMPLES_FOR_RETRAINING)),
+        epochs=int(pick("epochs", int, r and r.epochs, DEFAULT_FINE_TUNE_EPOCHS)),
+        learning_rate=float(pick("learning_rate", float, r and r.learning_rate, DEFAULT_LEARNING_RATE)),
         log_level=log_level,
         debug=bool(pick("debug", bool, default=False)),
         supabase_url=(env.get("SUPABASE_URL") or "").strip() or None,

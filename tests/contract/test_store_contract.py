@@ -1,0 +1,221 @@
+"""The Store contract (docs/data-model.md), run against every backend in conftest.FACTORIES."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from ml_pipeline.errors import ConfigError, DailyRunExistsError, LeaseLostError, StoreError
+from ml_pipeline.store import Store
+
+AS_OF = datetime(2026, 11, 20, 2, 0, tzinfo=timezone.utc)
+SHA = "a" * 64
+
+
+def user() -> str:
+    return str(uuid.uuid4())
+
+
+def run(store, source="auto_daily", as_of=AS_OF, token="tok"):
+    return store.create_run(source=source, as_of=as_of, lease_token=token, runner="test:1")
+
+
+def test_implements_the_protocol(store):
+    assert isinstance(store, Store)
+
+
+def test_create_run_is_running_with_identity_fields(store):
+    r = run(store, "manual")
+    assert r.status == "running" and r.source == "manual" and r.dataset_size == 0 and r.fine_tune_flag is True
+    assert r.run_date.isoformat() == "2026-11-20" and r.as_of == AS_OF and r.lease_token == "tok"
+    assert r.started_at and r.heartbeat_at and r.created_at and r.metrics == {}
+    assert store.get_run(r.id) == r
+
+
+def test_create_run_with_client_id_is_idempotent(store):
+    rid = str(uuid.uuid4())
+    a = store.create_run(source="manual", as_of=AS_OF, lease_token="t", runner="x", run_id=rid)
+    b = store.create_run(source="manual", as_of=AS_OF, lease_token="t", runner="x", run_id=rid)
+    assert a.id == b.id == rid and len(store.list_runs()) == 1
+
+
+def test_once_a_day_guard_for_nightly_sources(store):
+    first = run(store)
+    with pytest.raises(DailyRunExistsError, match="2026-11-20"):
+        run(store, "auto_daily", AS_OF + timedelta(hours=5))
+    with pytest.raises(DailyRunExistsError):
+        run(store, "decay_triggered", AS_OF + timedelta(hours=5))
+    run(store, "manual")  # manual runs are not guarded
+    run(store, "auto_daily", AS_OF + timedelta(days=1))  # next UTC day
+    store.update_run(first.id, "tok", status="failed", error_message="boom")
+    run(store, "auto_daily", AS_OF + timedelta(hours=6))  # a failed nightly run may be retried
+
+
+def test_update_run_is_fenced_by_token_and_status(store):
+    r = run(store, "manual")
+    with pytest.raises(LeaseLostError):
+        store.update_run(r.id, "other-token", status="completed")
+    done = store.update_run(r.id, "tok", status="completed", metrics={"accuracy": 0.8, "baseline": None}, dataset_size=12,
+                            completed_at=AS_OF, log_url="training-logs/x.log", model_version=None)
+    assert done.status == "completed" and done.metrics == {"accuracy": 0.8, "baseline": None} and done.dataset_size == 12
+    with pytest.raises(LeaseLostError):  # no longer running
+        store.update_run(r.id, "tok", status="failed")
+    assert store.heartbeat(r.id, "tok") is False
+    with pytest.raises(StoreError):
+        store.update_run(r.id, "tok", triggered_by=user())  # not a runner-updatable column
+
+
+def test_heartbeat_moves_forward(store):
+    r = run(store, "manual")
+    time.sleep(0.01)
+    assert store.heartbeat(r.id, "tok") is True
+    assert store.get_run(r.id).heartbeat_at > r.heartbeat_at
+    assert store.heartbeat(r.id, "wrong") is False
+
+
+def test_claim_order_high_normal_low_then_oldest(store):
+    made = []
+    for prio in ["low", "normal", "high", "low", "high", "normal"]:
+        made.append(store.create_request(user(), f"{prio} request", prio))
+        time.sleep(0.002)
+    order = []
+    while (c := store.claim_next_request(runner="r", lease_token=str(uuid.uuid4()), as_of=AS_OF)) is not None:
+        order.append(c.request.id)
+    expected = [made[i].id for i in (2, 4, 1, 5, 0, 3)]
+    assert order == expected
+
+
+def test_claim_creates_linked_manual_run_and_counts_attempts(store):
+    u = user()
+    req = store.create_request(u, "why not", "normal")
+    c = store.claim_next_request(runner="r:1", lease_token="tk", as_of=AS_OF)
+    assert c.request.id == req.id and c.request.status == "processing" and c.request.attempts == 1
+    assert c.request.retraining_run_id == c.run.id and c.request.claimed_at
+    assert c.run.source == "manual" and c.run.status == "running" and c.run.triggered_by == u
+    assert c.run.request_id == req.id and c.run.lease_token == "tk" and c.run.runner == "r:1"
+    assert store.claim_next_request(runner="r", lease_token="x", as_of=AS_OF) is None
+
+
+def test_claim_a_specific_request(store):
+    a = store.create_request(user(), None, "high")
+    b = store.create_request(user(), None, "low")
+    c = store.claim_next_request(runner="r", lease_token="t", as_of=AS_OF, request_id=b.id)
+    assert c.request.id == b.id
+    assert store.claim_next_request(runner="r", lease_token="t", as_of=AS_OF, request_id=b.id) is None
+    assert store.get_request(a.id).status == "pending"
+
+
+def test_finish_request_only_for_its_own_run(store):
+    store.create_request(user(), None, "normal")
+    c = store.claim_next_request(runner="r", lease_token="t", as_of=AS_OF)
+    assert store.finish_request(c.request.id, str(uuid.uuid4()), "completed") is False
+    assert store.finish_request(c.request.id, c.run.id, "failed", "bad log") is True
+    r = store.get_request(c.request.id)
+    assert r.status == "failed" and r.last_error == "bad log" and r.processed_at
+    assert store.finish_request(c.request.id, c.run.id, "completed") is False
+
+
+def test_requeued_request_is_claimed_again(store):
+    store.create_request(user(), None, "normal")
+    c = store.claim_next_request(runner="r", lease_token="t", as_of=AS_OF)
+    assert store.finish_request(c.request.id, c.run.id, "pending", "transient")
+    again = store.claim_next_request(runner="r", lease_token="t2", as_of=AS_OF)
+    assert again.request.id == c.request.id and again.request.attempts == 2 and again.run.id != c.run.id
+
+
+def test_reap_stale_runs_requeues_then_fails_requests_and_rejects_candidates(store):
+    store.create_request(user(), None, "normal")
+    c = store.claim_next_request(runner="r", lease_token="t", as_of=AS_OF)
+    mv = store.create_model_version(sha256=SHA, size_bytes=1, sklearn_version="1", estimator="X", fine_tunable=True, metrics={}, run_id=c.run.id)
+    fresh = run(store, "manual", token="fresh")
+    time.sleep(0.01)
+    assert store.reap_stale_runs(lease_seconds=3600, max_attempts=2) == []
+    reaped = store.reap_stale_runs(lease_seconds=0, max_attempts=2)
+    assert set(reaped) == {c.run.id, fresh.id}
+    r = store.get_run(c.run.id)
+    assert r.status == "failed" and r.error_message == "runner lost: no heartbeat for more than 0 s" and r.completed_at
+    req = store.get_request(c.request.id)
+    assert req.status == "pending" and req.attempts == 1 and req.last_error.startswith("runner lost")
+    assert store.get_model_version(mv.version).status == "rejected"
+    c2 = store.claim_next_request(runner="r", lease_token="t2", as_of=AS_OF)
+    time.sleep(0.01)
+    store.reap_stale_runs(lease_seconds=0, max_attempts=2)
+    final = store.get_request(c2.request.id)
+    assert final.status == "failed" and final.attempts == 2 and final.processed_at
+
+
+def test_one_pending_request_per_user_and_reason_limit(store):
+    u = user()
+    store.create_request(u, "first", "normal")
+    with pytest.raises(StoreError, match="already have a pending request"):
+        store.create_request(u, "second", "high")
+    with pytest.raises(ConfigError, match="shorten it to 500"):
+        store.create_request(user(), "x" * 501, "normal")
+    with pytest.raises(ConfigError, match="priority 'urgent' is unknown"):
+        store.create_request(user(), None, "urgent")
+
+
+def test_cancel_only_pending(store):
+    req = store.create_request(user(), None, "normal")
+    assert store.cancel_request(req.id).status == "cancelled"
+    with pytest.raises(StoreError, match="only pending requests can be cancelled"):
+        store.cancel_request(req.id)
+    with pytest.raises(StoreError, match="does not exist"):
+        store.cancel_request(str(uuid.uuid4()))
+
+
+def test_list_requests_in_processing_order(store):
+    low = store.create_request(user(), None, "low")
+    high = store.create_request(user(), None, "high")
+    assert [r.id for r in store.list_requests(status="pending")] == [high.id, low.id]
+    assert store.list_requests(status="completed") == []
+
+
+def test_list_runs_newest_first_and_since(store):
+    a = run(store, "manual")
+    time.sleep(0.01)
+    b = run(store, "manual")
+    assert [r.id for r in store.list_runs()] == [b.id, a.id]
+    assert [r.id for r in store.list_runs(limit=1)] == [b.id]
+    assert [r.id for r in store.list_runs(since=b.created_at)] == [b.id]
+
+
+def test_objects_put_get_list_delete(store, tmp_path):
+    store.put_object("training-logs", "r1.log", b"hello", "text/plain")
+    store.put_object("training-logs", "r2.log", b"world!", "text/plain")
+    store.put_object("evaluation-logs", "daily/2026-11-19.csv", b"a,b\n1,2\n")
+    assert store.get_object("training-logs", "r1.log") == b"hello"
+    assert [(o.name, o.size) for o in store.list_objects("training-logs")] == [("r1.log", 5), ("r2.log", 6)]
+    assert [o.name for o in store.list_objects("evaluation-logs", "daily/")] == ["daily/2026-11-19.csv"]
+    path = store.download_object("evaluation-logs", "daily/2026-11-19.csv", tmp_path / "dl.csv")
+    assert path.read_bytes() == b"a,b\n1,2\n"
+    store.put_object("training-logs", "r1.log", b"again")
+    assert store.get_object("training-logs", "r1.log") == b"again"
+    store.delete_objects("training-logs", ["r1.log", "missing.log"])
+    assert [o.name for o in store.list_objects("training-logs")] == ["r2.log"]
+    with pytest.raises(StoreError, match="training-logs/r1.log"):
+        store.get_object("training-logs", "r1.log")
+
+
+@pytest.mark.parametrize("bucket, key", [("models", "../escape"), ("models", "/abs"), ("nope", "x"), ("models", "a//b")])
+def test_object_keys_cannot_escape(store, bucket, key):
+    with pytest.raises(ConfigError):
+        store.put_object(bucket, key, b"x")
+
+
+def test_model_versions_candidate_promote_one_champion(store):
+    v1 = store.create_model_version(sha256=SHA, size_bytes=10, sklearn_version="1.9", estimator="SGDClassifier", fine_tunable=True, metrics={"f1_score": 0.5})
+    v2 = store.create_model_version(sha256="b" * 64, size_bytes=11, sklearn_version="1.9", estimator="SGDClassifier", fine_tunable=True, metrics={}, parent_version=v1.version, note="n")
+    assert v1.status == "candidate" and v1.storage_path == f"v{v1.version}/model.joblib" and v2.version == v1.version + 1
+    assert store.get_champion() is None
+    assert store.promote_model_version(v1.version).status == "champion"
+    assert store.promote_model_version(v2.version).promoted_at is not None
+    assert store.get_champion().version == v2.version
+    assert store.get_model_version(v1.version).status == "retired"
+    assert [v.status for v in store.list_model_versions()] == ["champion", "retired"]
+    assert store.set_version_status(v1.version, "rejected", {"x": 1}).metrics == {"x": 1}
+    with pytest.raises(StoreError):
+        store.promote_model_version(9999)
