@@ -416,20 +416,29 @@ def test_deleting_a_user_deletes_their_requests_and_keeps_runs(conn: psycopg.Con
 # functions and privileges ------------------------------------------------------------
 
 
+RESULTS = {
+    "claim_retraining_request": "TABLE(request_id uuid, run_id uuid, requested_by uuid, reason text, "
+    "priority text, attempts integer)",
+    "heartbeat_retraining_run": "boolean",
+    "reap_stale_retraining_runs": "SETOF uuid",
+    "promote_model_version": "void",
+}
+
+
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
-def test_function_is_security_definer_with_empty_search_path(conn: psycopg.Connection[Any], name: str) -> None:
-    row = conn.execute(
+def test_function_signature_security_definer_and_empty_search_path(
+    conn: psycopg.Connection[Any], name: str
+) -> None:
+    rows = conn.execute(
         """
-        select p.prosecdef, p.proconfig, pg_get_function_identity_arguments(p.oid)
+        select p.oid::regprocedure::text, pg_get_function_result(p.oid), p.prosecdef, p.proconfig
         from pg_proc p where p.pronamespace = 'public'::regnamespace and p.proname = %s
         """,
         [name],
     ).fetchall()
-    assert len(row) == 1, f"{name}: expected exactly one overload"
-    secdef, config, args = row[0]
-    assert secdef is True
-    assert config == ['search_path=""']
-    assert args.replace("p_runner ", "").count(",") == FUNCTIONS[name].count(",")
+    assert rows == [
+        (f"{name}({FUNCTIONS[name].replace(', ', ',')})", RESULTS[name], True, ['search_path=""'])
+    ], "exactly one overload, SECURITY DEFINER, search_path=''"
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
