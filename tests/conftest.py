@@ -39,7 +39,11 @@ def pg_cluster() -> Iterator[PgCluster]:
     try:
         cluster = PgCluster.start()
     except PgClusterError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        problem = str(exc)
+    else:
+        problem = ""
+    if problem:  # outside the except block: no "during handling" chain in the report
+        pytest.fail(problem, pytrace=False)
     try:
         yield cluster
     finally:
@@ -54,7 +58,8 @@ def pg_template(pg_cluster: PgCluster) -> str:
     try:
         return pg_cluster.build_template("ml_pipeline_template")
     except PgClusterError as exc:
-        pytest.fail(f"applying migrations failed: {exc}", pytrace=False)
+        problem = f"applying migrations failed: {exc}"
+    pytest.fail(problem, pytrace=False)
 
 
 @pytest.fixture
