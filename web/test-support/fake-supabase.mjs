@@ -9,7 +9,8 @@
 //  - PostgREST: GET with select / eq / neq / gt / gte / lt / lte / in / is / or / order /
 //    limit / offset; POST (insert) and PATCH (update) with Prefer: return=representation and
 //    Accept: application/vnd.pgrst.object+json; unknown columns -> 400 42703.
-//  - RLS: anonymous reads see no rows and anonymous writes get 401 42501; a user sees only
+//  - Grants/RLS (supabase/migrations/*_retraining_access.sql): anon gets 401 42501 for
+//    everything (no grants); a signed-in user reads runs and versions, sees only
 //    their own requests, may insert only `requested_by = auth.uid()` with status 'pending',
 //    and may only move their own pending request to 'cancelled' (403 42501 otherwise).
 //  - UNIQUE (requested_by) WHERE status = 'pending' -> 409 23505.
@@ -331,6 +332,8 @@ export function createFakeSupabase(opts = {}) {
     const wantsRepresentation = prefer.includes('return=representation');
 
     if (call.method === 'GET' || call.method === 'HEAD') {
+      // supabase/migrations/*_retraining_access.sql grants anon nothing: permission denied.
+      if (!user) return rlsError(null, table);
       let result = rows.filter((r) => rlsVisible(table, user, r)).filter((r) => q.filters.every((f) => f(r)));
       const total = result.length;
       result = applyOrder(result, q.order);

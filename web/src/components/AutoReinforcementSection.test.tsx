@@ -31,6 +31,15 @@ describe('AutoReinforcementSection', () => {
     expect(screen.queryByRole('alert')).not.toBeInTheDocument();
   });
 
+  it('Refresh now refetches and politely says nothing changed', async () => {
+    await setup(fake);
+    await screen.findByRole('heading', { name: 'Latest run' });
+    const before = fake.calls.length;
+    await act(async () => screen.getByRole('button', { name: 'Refresh now' }).click());
+    await vi.waitFor(() => expect(screen.getByTestId('refresh-announcement')).toHaveTextContent(/^Refreshed at .+; the latest run has not changed\.$/));
+    expect(fake.calls.length).toBeGreaterThan(before);
+  });
+
   it('empty: "no runs yet" and Retrain Now still available', async () => {
     fake.state.tables.model_retraining_runs.length = 0;
     fake.state.tables.model_versions.length = 0;
@@ -69,6 +78,7 @@ describe('AutoReinforcementSection', () => {
     expect(banner).toHaveTextContent('Critical: Retraining keeps failing.');
     expect(banner).toHaveTextContent('3 runs failed in the last 7 days');
     expect(banner).toHaveTextContent('Critical: Accuracy decreased after retraining.');
+    expect(banner.querySelector('[data-alert="accuracy_decreased"]')).not.toBeNull();
   });
 });
 
@@ -86,6 +96,7 @@ describe('auto-refresh every 30 s', () => {
     await vi.waitFor(() => expect(badge()).toHaveTextContent('Running'));
     const runGets = () => fake.calls.filter((c) => c.method === 'GET' && c.path === '/rest/v1/model_retraining_runs' && c.query.get('limit') === '1').length;
     expect(runGets()).toBe(1);
+    expect(screen.getByTestId('refresh-announcement')).toHaveTextContent(/^$/);
 
     await act(async () => {
       await vi.advanceTimersByTimeAsync(20_000);
@@ -100,5 +111,8 @@ describe('auto-refresh every 30 s', () => {
     await vi.waitFor(() => expect(badge()).toHaveTextContent('Completed'));
     expect(runGets()).toBe(2);
     expect(screen.getByTestId('updated-ago')).toHaveTextContent(/Updated (just now|\d s ago)/);
+    // The change is announced once, politely.
+    expect(screen.getByTestId('refresh-announcement')).toHaveTextContent(/^Latest run is now completed \(Nightly \(auto_daily\)\)/);
+    expect(screen.getByTestId('refresh-announcement')).toHaveAttribute('aria-live', 'polite');
   });
 });

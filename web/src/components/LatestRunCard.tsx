@@ -106,7 +106,7 @@ export function LatestRunCard({ run, champion, now }: { run: RetrainingRun; cham
 
       {run.metrics?.alerts && run.metrics.alerts.length > 0 ? (
         <div className="runner-alerts">
-          <h4>Runner notes</h4>
+          <h4>Alerts recorded by this run</h4>
           <ul>
             {run.metrics.alerts.map((a, i) => (
               <li key={`${a.code}-${i}`}>

@@ -1,9 +1,8 @@
-import { useEffect, useState } from 'react';
-import { formatAgo, formatTime } from '../lib/format';
+import { formatAgo } from '../lib/format';
 
 /**
- * "Updated N s ago" ticks every second but is NOT a live region (that would chatter);
- * a separate polite live region announces each completed refresh once.
+ * "Updated N s ago" ticks every second, so it is deliberately NOT a live region (it would
+ * chatter); the section announces what changed through its own polite live region.
  */
 export function RefreshStatus({
   updatedAt,
@@ -16,11 +15,6 @@ export function RefreshStatus({
   isFetching: boolean;
   onRefresh: () => void;
 }) {
-  const [announcement, setAnnouncement] = useState('');
-  useEffect(() => {
-    if (updatedAt) setAnnouncement(`Auto Reinforcement data refreshed at ${formatTime(updatedAt)}.`);
-  }, [updatedAt]);
-
   return (
     <div className="refresh">
       <span className="refresh__ago" data-testid="updated-ago">
@@ -36,9 +30,6 @@ export function RefreshStatus({
       <button type="button" className="btn btn--small" onClick={onRefresh} disabled={isFetching}>
         {isFetching ? 'Refreshing…' : 'Refresh now'}
       </button>
-      <span className="visually-hidden" role="status" aria-live="polite">
-        {announcement}
-      </span>
     </div>
   );
 }

@@ -1,24 +1,22 @@
 /**
- * The guide's "Recommended Alerts", as a pure function of rows already fetched.
+ * The guide's "Recommended Alerts", as a pure function of the runs created in the last
+ * 7 days. It applies the SAME rules as the runner (ml_pipeline/alerts.py, which records
+ * them in `metrics.alerts`), so the page and the runner never disagree:
  *
  * 1. repeated_failures: 3 or more runs with status 'failed' created in the last 7 days.
- * 2. error_volume: more than 1000 error samples in the last 7 days, measured as the sum of
- *    `dataset_size` over the runs created in the window, EXCLUDING failed runs: a failed
- *    nightly run may be retried the same day on the same samples (see the once-a-day guard
- *    in docs/data-model.md), and counting both would double the volume. Caveat: when each
- *    nightly run itself looks back 7 days, consecutive runs overlap, so the sum over-counts;
- *    it is the measure the issue asks for and errs towards alerting.
- * 3. accuracy_drop ("accuracy decreases after retraining"). Rule chosen:
- *    take the LATEST completed run that has a numeric `metrics.accuracy`;
- *      - if it has a numeric `metrics.baseline.accuracy` (the champion it was compared
- *        with, on the same holdout), alert when accuracy < baseline accuracy;
- *      - otherwise (first model, no baseline) compare with the previous completed run that
- *        has a numeric accuracy, and alert when accuracy < that run's accuracy.
- *    Severity is 'critical' when that run was promoted (the model in service got worse)
- *    and 'warning' when it was rejected (the gate held, but retraining is producing worse
- *    models: training on high-confidence errors alone can do that).
- *    Same-holdout baseline first, because accuracies of two runs are measured on different
- *    holdouts and may differ for reasons unrelated to retraining.
+ * 2. error_volume: more than 1000 error samples in 7 days. Each run's `dataset_size`
+ *    already counts the high-confidence errors of its own 7-day window, so the measure is
+ *    the NEWEST completed or skipped run's `dataset_size` (failed runs may have stopped
+ *    before counting). Summing `dataset_size` over the week's nightly runs would count the
+ *    same errors up to 7 times and fire at ~150 errors a week.
+ * 3. accuracy_decreased ("accuracy decreases after retraining"). Rule chosen: take the
+ *    NEWEST completed run of the last 7 days that has a baseline (`metrics.baseline`, the
+ *    model in service it was compared with on the same holdout); alert when its candidate
+ *    `metrics.accuracy` < `metrics.baseline.accuracy`. Same holdout, so the comparison is
+ *    fair (two runs' accuracies come from different holdouts). Severity on the page:
+ *    'critical' when that run was promoted (the model in service got worse), 'warning'
+ *    when it was rejected (the gate held, but retraining is producing worse models).
+ *    A run without a baseline (the very first model) is never compared.
  */
 export interface AlertRun {
   id: string;
@@ -32,7 +30,7 @@ export interface AlertRun {
   } | null;
 }
 
-export type AlertCode = 'repeated_failures' | 'error_volume' | 'accuracy_drop';
+export type AlertCode = 'repeated_failures' | 'error_volume' | 'accuracy_decreased';
 
 export interface Alert {
   code: AlertCode;
@@ -49,63 +47,55 @@ const DAY_MS = 86_400_000;
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
 
-function inWindow(run: AlertRun, now: number): boolean {
-  const t = Date.parse(run.created_at);
-  return Number.isFinite(t) && t >= now - WINDOW_DAYS * DAY_MS && t <= now + 60_000;
-}
-
 export function computeAlerts(input: {
-  /** Runs created in the last 7 days (more is fine: filtered again here). */
-  windowRuns: AlertRun[];
-  /** Recent runs, any order, with metrics (the history). */
-  recentRuns: AlertRun[];
+  /** Runs, any order; only those created in the 7 days before `now` count. */
+  runs: AlertRun[];
   now: number;
+  failuresThreshold?: number;
+  errorSamplesThreshold?: number;
 }): Alert[] {
-  const { windowRuns, recentRuns, now } = input;
+  const { runs, now, failuresThreshold = FAILED_RUNS_THRESHOLD, errorSamplesThreshold = ERROR_VOLUME_THRESHOLD } = input;
+  const recent = runs
+    .filter((r) => {
+      const t = Date.parse(r.created_at);
+      return Number.isFinite(t) && t >= now - WINDOW_DAYS * DAY_MS;
+    })
+    .sort((a, b) => Date.parse(b.created_at) - Date.parse(a.created_at));
   const alerts: Alert[] = [];
-  const inWin = windowRuns.filter((r) => inWindow(r, now));
 
-  const failed = inWin.filter((r) => r.status === 'failed').length;
-  if (failed >= FAILED_RUNS_THRESHOLD) {
+  const failed = recent.filter((r) => r.status === 'failed').length;
+  if (failed >= failuresThreshold) {
     alerts.push({
       code: 'repeated_failures',
       severity: 'critical',
       title: 'Retraining keeps failing',
-      message: `${failed} runs failed in the last ${WINDOW_DAYS} days (alert at ${FAILED_RUNS_THRESHOLD} or more). Check the error messages and training logs below.`,
+      message: `${failed} runs failed in the last ${WINDOW_DAYS} days (alert at ${failuresThreshold} or more). Check the error messages and training logs below.`,
     });
   }
 
-  const volume = inWin.filter((r) => r.status !== 'failed').reduce((sum, r) => sum + (isNum(r.dataset_size) ? r.dataset_size : 0), 0);
-  if (volume > ERROR_VOLUME_THRESHOLD) {
+  const sized = recent.find((r) => r.status === 'completed' || r.status === 'skipped');
+  if (sized && isNum(sized.dataset_size) && sized.dataset_size > errorSamplesThreshold) {
     alerts.push({
       code: 'error_volume',
       severity: 'warning',
       title: 'High error volume',
-      message: `${volume.toLocaleString('en-US')} error samples in the last ${WINDOW_DAYS} days (alert above ${ERROR_VOLUME_THRESHOLD.toLocaleString('en-US')}): the model may be degrading.`,
+      message: `${sized.dataset_size.toLocaleString('en-US')} high-confidence error samples in the last ${WINDOW_DAYS} days (alert above ${errorSamplesThreshold.toLocaleString('en-US')}): the model may be degrading.`,
     });
   }
 
-  const completed = recentRuns
-    .filter((r) => r.status === 'completed' && isNum(r.metrics?.accuracy))
-    .sort((a, b) => Date.parse(b.created_at) - Date.parse(a.created_at));
-  const latest = completed[0];
-  if (latest) {
-    const acc = latest.metrics!.accuracy as number;
-    const base = latest.metrics?.baseline?.accuracy;
-    let reference: { value: number; label: string } | null = null;
-    if (isNum(base)) reference = { value: base, label: 'the model it was compared with' };
-    else if (completed[1]) reference = { value: completed[1].metrics!.accuracy as number, label: 'the previous completed run' };
-    if (reference && acc < reference.value) {
-      const promoted = latest.metrics?.promoted === true;
+  const compared = recent.find((r) => r.status === 'completed' && r.metrics?.baseline);
+  if (compared) {
+    const after = compared.metrics?.accuracy;
+    const before = compared.metrics?.baseline?.accuracy;
+    if (isNum(after) && isNum(before) && after < before) {
+      const promoted = compared.metrics?.promoted === true;
       alerts.push({
-        code: 'accuracy_drop',
+        code: 'accuracy_decreased',
         severity: promoted ? 'critical' : 'warning',
         title: 'Accuracy decreased after retraining',
         message:
-          `Latest completed run: accuracy ${pct(acc)}, below ${reference.label} (${pct(reference.value)}). ` +
-          (promoted
-            ? 'It was promoted, so the model in service got worse.'
-            : 'It was not promoted; the model in service is unchanged.'),
+          `Latest compared run: holdout accuracy ${pct(after)}, below the model it was compared with (${pct(before)}). ` +
+          (promoted ? 'It was promoted, so the model in service got worse.' : 'It was not promoted; the model in service is unchanged.'),
       });
     }
   }

@@ -59,7 +59,7 @@ describe('reads', () => {
     const rows = await fetchRunWindow(sb, NOW);
     expect(lastCall().query.get('created_at')).toBe('gte.2026-11-13T08:00:00.000Z');
     expect(rows.length).toBe(7);
-    expect(Object.keys(rows[0]!).sort()).toEqual(['created_at', 'dataset_size', 'id', 'status']);
+    expect(Object.keys(rows[0]!).sort()).toEqual(['created_at', 'dataset_size', 'id', 'metrics', 'status']);
   });
   it('champion: model_versions where status = champion', async () => {
     const v = await fetchChampion(sb);

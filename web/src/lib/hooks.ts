@@ -70,7 +70,7 @@ export function useMonitoring(enabled = true) {
         fetchRunWindow(sb, now),
         fetchChampion(sb),
       ]);
-      const alerts = computeAlerts({ windowRuns, recentRuns: history, now });
+      const alerts = computeAlerts({ runs: windowRuns, now });
       return { latest, history, windowRuns, champion, alerts, fetchedAt: now };
     },
   });

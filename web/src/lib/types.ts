@@ -47,8 +47,8 @@ export interface RetrainingRun {
   skip_reason: string | null;
 }
 
-/** The slim rows the 7-day alert window needs. */
-export type RunWindowRow = Pick<RetrainingRun, 'id' | 'status' | 'dataset_size' | 'created_at'>;
+/** The rows the 7-day alert window needs. */
+export type RunWindowRow = Pick<RetrainingRun, 'id' | 'status' | 'dataset_size' | 'created_at' | 'metrics'>;
 
 export interface RetrainingRequest {
   id: string;
@@ -74,7 +74,7 @@ export interface ModelVersion {
 export const RUN_COLUMNS =
   'id,source,status,dataset_size,fine_tune_flag,metrics,started_at,completed_at,log_url,' +
   'error_message,triggered_by,created_at,request_id,model_version,skip_reason';
-export const RUN_WINDOW_COLUMNS = 'id,status,dataset_size,created_at';
+export const RUN_WINDOW_COLUMNS = 'id,status,dataset_size,created_at,metrics';
 export const REQUEST_COLUMNS =
   'id,requested_by,reason,priority,status,created_at,processed_at,retraining_run_id,last_error';
 export const MODEL_VERSION_COLUMNS = 'version,status,estimator,sklearn_version,promoted_at,created_at';
