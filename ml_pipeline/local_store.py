@@ -399,14 +399,16 @@ class LocalStore:
                     " completed_at = ?, updated_at = ? WHERE id = ?",
                     (message, ts, ts, row["id"]),
                 )
-                conn.execute(
-                    "UPDATE model_retraining_requests SET"
-                    " status = CASE WHEN attempts >= ? THEN 'failed' ELSE 'pending' END,"
-                    " processed_at = CASE WHEN attempts >= ? THEN ? ELSE processed_at END,"
-                    " last_error = ?, updated_at = ?"
+                req = conn.execute(
+                    "SELECT id, attempts FROM model_retraining_requests"
                     " WHERE status = 'processing' AND retraining_run_id = ?",
-                    (max_attempts, max_attempts, ts, message, ts, row["id"]),
-                )
+                    (row["id"],),
+                ).fetchone()
+                if req is not None:
+                    if req["attempts"] >= max_attempts:
+                        self._settle(conn, req["id"], "failed", f"{message} (attempts exhausted: {req['attempts']})", ts)
+                    else:
+                        self._requeue(conn, req["id"], message, ts)
                 conn.execute(
                     "UPDATE model_versions SET status = 'rejected', updated_at = ?"
                     " WHERE status = 'candidate' AND run_id = ?",
@@ -476,6 +478,29 @@ class LocalStore:
             )
         return request
 
+    @staticmethod
+    def _settle(conn: sqlite3.Connection, request_id: str, status: str, error: str | None, ts: str | None) -> None:
+        conn.execute(
+            "UPDATE model_retraining_requests SET status = ?, processed_at = ?, last_error = ?, updated_at = ?"
+            " WHERE id = ?",
+            (status, ts, error, ts, request_id),
+        )
+
+    def _requeue(self, conn: sqlite3.Connection, request_id: str, error: str | None, ts: str | None) -> None:
+        """Back to pending, unless its user queued a newer request meanwhile (one pending each)."""
+        newer = conn.execute(
+            "SELECT 1 FROM model_retraining_requests p JOIN model_retraining_requests q"
+            " ON p.requested_by = q.requested_by WHERE q.id = ? AND p.status = 'pending'",
+            (request_id,),
+        ).fetchone()
+        if newer:
+            self._settle(conn, request_id, "failed", f"{error} (not re-queued: the user has a newer pending request)", ts)
+        else:
+            conn.execute(
+                "UPDATE model_retraining_requests SET status = 'pending', last_error = ?, updated_at = ? WHERE id = ?",
+                (error, ts, request_id),
+            )
+
     def finish_request(
         self, request_id: str, run_id: str, status: str, error: str | None = None
     ) -> bool:
@@ -483,14 +508,19 @@ class LocalStore:
         if status not in ("completed", "failed", "pending"):
             raise StoreError(f"a request cannot be finished as {status!r}")
         now = _ts(utcnow())
-        processed = None if status == "pending" else now
         with self._tx() as conn:
-            cur = conn.execute(
-                "UPDATE model_retraining_requests SET status = ?, processed_at = ?, last_error = ?,"
-                " updated_at = ? WHERE id = ? AND status = 'processing' AND retraining_run_id = ?",
-                (status, processed, error, now, request_id, run_id),
-            )
-        return cur.rowcount == 1
+            mine = conn.execute(
+                "SELECT 1 FROM model_retraining_requests WHERE id = ? AND status = 'processing'"
+                " AND retraining_run_id = ?",
+                (request_id, run_id),
+            ).fetchone()
+            if not mine:
+                return False
+            if status == "pending":
+                self._requeue(conn, request_id, error, now)
+            else:
+                self._settle(conn, request_id, status, error, now)
+        return True
 
     # -- objects -----------------------------------------------------------------------
     def _path(self, bucket: str, key: str) -> Path:
