@@ -456,6 +456,10 @@ class Job:
         for line in stderr.splitlines():
             log.info("trainer | %s", line)
         self.cancel.check()
+        if proc.returncode < 0:
+            name = signal.Signals(-proc.returncode).name
+            raise TrainingError(f"train_model.py was killed by {name}; if the machine ran out of memory, "
+                                "give the job more memory or shorten --lookback-days")
         result = parse_trainer_output("".join(out_chunks), proc.returncode)
         if result["status"] != "ok" or proc.returncode != 0:
             exc = TrainingError(f"train_model.py failed (exit code {proc.returncode}): {result.get('error', 'no message')}")

@@ -20,6 +20,7 @@ def cli(home, *args, config=None, extra_env=None, timeout=300):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SUPABASE_", "ML_PIPELINE_"))}
     env.update(ML_PIPELINE_HOME=str(home), ML_PIPELINE_CONFIG=str(config or REPO / "model_config.yaml"), PYTHONPATH=str(REPO))
     env.update(extra_env or {})
+    home.parent.mkdir(parents=True, exist_ok=True)
     return subprocess.run([sys.executable, "-m", *args], cwd=home.parent, env=env, capture_output=True, text=True, timeout=timeout)
 
 
@@ -156,3 +157,22 @@ def test_help_imports_no_heavy_modules():
     helped = subprocess.run([sys.executable, "-m", "ml_pipeline.auto_reinforcement", "--help"], cwd=REPO, capture_output=True, text=True, timeout=60)
     for flag in ("--lookback-days", "--source", "--request-id", "--backend", "--dry-run", "--as-of", "--requests-only", "--artifacts-dir", "ML_PIPELINE_BACKEND"):
         assert flag in helped.stdout
+
+
+def test_same_data_config_and_as_of_give_the_same_result(tmp_path):
+    """--as-of makes a run reproducible: two fresh stores, same inputs, same metrics and model bytes."""
+    results = []
+    for name in ("a", "b"):
+        home = tmp_path / name / "home"
+        assert cli(home, "ml_pipeline.sample_data", "--end-day", "2026-10-01", "--data-dir", "").returncode == 0
+        out = cli(home, "ml_pipeline.auto_reinforcement", "--as-of", "2026-10-01T02:00:00Z")
+        assert out.returncode == 0, out.stderr
+        (run,) = rows(home, "SELECT metrics, dataset_size, run_date FROM model_retraining_runs")
+        metrics = json.loads(run["metrics"])
+        for volatile in ("training_seconds", "alerts"):
+            metrics.pop(volatile, None)
+        (mv,) = rows(home, f"SELECT sha256 FROM model_versions WHERE version = {metrics['model_version']}")
+        log = (home / "buckets" / "evaluation-logs" / "evaluation_log.csv").read_bytes()
+        results.append((metrics, run["dataset_size"], run["run_date"], mv["sha256"], log))
+    assert results[0] == results[1]
+    assert results[0][2] == "2026-10-01"
