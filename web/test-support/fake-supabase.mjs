@@ -25,7 +25,7 @@ export const TABLE_COLUMNS = {
   ],
   model_retraining_requests: [
     'id', 'requested_by', 'reason', 'priority', 'status', 'processed_at', 'retraining_run_id', 'created_at',
-    'updated_at', 'attempts', 'claimed_at', 'last_error',
+    'updated_at', 'attempts', 'claimed_at', 'last_error', 'priority_rank',
   ],
   model_versions: [
     'version', 'status', 'storage_path', 'sha256', 'size_bytes', 'sklearn_version', 'estimator', 'fine_tunable',
@@ -103,10 +103,10 @@ function condition(column, expr) {
   switch (op) {
     case 'eq': pred = (row) => compare(row[column], unquote(raw)) === 0; break;
     case 'neq': pred = (row) => { const c = compare(row[column], unquote(raw)); return c !== null && c !== 0; }; break;
-    case 'gt': pred = (row) => { const c = compare(row[column], raw); return c !== null && c > 0; }; break;
-    case 'gte': pred = (row) => { const c = compare(row[column], raw); return c !== null && c >= 0; }; break;
-    case 'lt': pred = (row) => { const c = compare(row[column], raw); return c !== null && c < 0; }; break;
-    case 'lte': pred = (row) => { const c = compare(row[column], raw); return c !== null && c <= 0; }; break;
+    case 'gt': pred = (row) => { const c = compare(row[column], unquote(raw)); return c !== null && c > 0; }; break;
+    case 'gte': pred = (row) => { const c = compare(row[column], unquote(raw)); return c !== null && c >= 0; }; break;
+    case 'lt': pred = (row) => { const c = compare(row[column], unquote(raw)); return c !== null && c < 0; }; break;
+    case 'lte': pred = (row) => { const c = compare(row[column], unquote(raw)); return c !== null && c <= 0; }; break;
     case 'in': {
       const list = splitTopLevel(raw.replace(/^\(/, '').replace(/\)$/, '')).map(unquote);
       pred = (row) => list.some((v) => compare(row[column], v) === 0);
@@ -372,6 +372,8 @@ export function createFakeSupabase(opts = {}) {
         if (rows.some((r) => r.requested_by === row.requested_by && r.status === 'pending') || inserted.some((r) => r.requested_by === row.requested_by)) {
           return json(409, { code: '23505', details: `Key (requested_by)=(${row.requested_by}) already exists.`, hint: null, message: 'duplicate key value violates unique constraint "model_retraining_requests_one_pending_per_user"' });
         }
+        if ('priority_rank' in item) return json(400, { code: '428C9', details: 'Column "priority_rank" is a generated column.', hint: null, message: 'cannot insert a non-DEFAULT value into column "priority_rank"' });
+        row.priority_rank = { high: 3, normal: 2, low: 1 }[row.priority];
         inserted.push(row);
       }
       rows.push(...inserted);

@@ -77,7 +77,7 @@ describe('reads', () => {
     expect(rows.map((r) => r.id)).toEqual(['r-recent-done', 'r-old-pending']);
     const c = lastCall();
     expect(c.query.get('requested_by')).toBe(`eq.${USER.id}`);
-    expect(c.query.get('or')).toBe('(status.in.(pending,processing),created_at.gte.2026-11-13T08:00:00.000Z)');
+    expect(c.query.get('or')).toBe('(status.in.(pending,processing),created_at.gte."2026-11-13T08:00:00.000Z")');
   });
   it('a PostgREST error becomes an ApiError with words', async () => {
     fake.failNext(() => true, { status: 500, body: { code: 'XX000', message: 'internal error', details: null, hint: null } });

@@ -69,6 +69,8 @@ export async function fetchChampion(sb: Supabase): Promise<ModelVersion | null> 
  * The signed-in user's open requests (pending, processing) plus the ones that changed in the
  * last 7 days, so a request that just completed, failed or was cancelled stays visible.
  * RLS limits rows to the user's own anyway; the explicit filter keeps it so for admins too.
+ * The timestamp is double-quoted: PostgREST treats `.`, `:` `,` and parentheses in an
+ * `or=(...)` tree as reserved, and quoting is its documented escape.
  */
 export async function fetchMyRequests(sb: Supabase, userId: string, now: number): Promise<RetrainingRequest[]> {
   const since = new Date(now - ALERT_WINDOW_DAYS * DAY_MS).toISOString();
@@ -77,7 +79,7 @@ export async function fetchMyRequests(sb: Supabase, userId: string, now: number)
       .from('model_retraining_requests')
       .select(REQUEST_COLUMNS)
       .eq('requested_by', userId)
-      .or(`status.in.(pending,processing),created_at.gte.${since}`)
+      .or(`status.in.(pending,processing),created_at.gte."${since}"`)
       .order('created_at', { ascending: false })
       .limit(20),
   );
