@@ -62,6 +62,19 @@ describe('App: authentication', () => {
   });
 });
 
+it('sign-out works offline (local session removed first) and says the server was not told', async () => {
+  const user = userEvent.setup();
+  renderWithProviders(<App />, { fake });
+  await user.type(await screen.findByLabelText('Email'), USER.email);
+  await user.type(screen.getByLabelText('Password'), USER.password);
+  await user.click(screen.getByRole('button', { name: 'Sign in' }));
+  await screen.findByRole('heading', { name: 'Latest run' });
+  fake.failNext((c) => c.path === '/auth/v1/logout', 'network');
+  await user.click(screen.getByRole('button', { name: 'Sign out' }));
+  expect(await screen.findByRole('heading', { name: 'You are signed out' })).toBeInTheDocument();
+  expect(await screen.findByText(/Signed out on this device, but Supabase could not revoke the session: Could not reach Supabase/)).toBeInTheDocument();
+});
+
 describe('configuration', () => {
   it('a missing URL/key is explained on the page', () => {
     const cfg = readSupabaseConfig({});

@@ -1,5 +1,5 @@
 import { useQueryClient } from '@tanstack/react-query';
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { useSupabase } from '../lib/context';
 import { useSession } from '../lib/hooks';
 import { errorText } from '../lib/errors';
@@ -11,13 +11,17 @@ export function App() {
   const qc = useQueryClient();
   const session = useSession();
   const [signOutError, setSignOutError] = useState<string | null>(null);
+  useEffect(() => {
+    if (session.status === 'signed-in') setSignOutError(null);
+  }, [session.status]);
 
   async function signOut() {
     setSignOutError(null);
-    // scope 'local' signs this browser out even if the server cannot be reached.
+    // scope 'local': auth-js removes this browser's session BEFORE asking the server to revoke
+    // its refresh token, so signing out never depends on the network.
     const { error } = await sb.auth.signOut({ scope: 'local' });
-    if (error) setSignOutError(errorText(error));
     qc.clear();
+    if (error) setSignOutError(`Signed out on this device, but Supabase could not revoke the session: ${errorText(error)}`);
   }
 
   return (

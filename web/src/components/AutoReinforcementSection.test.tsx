@@ -1,4 +1,4 @@
-import { act, screen, within } from '@testing-library/react';
+import { act, screen, waitFor, within } from '@testing-library/react';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AutoReinforcementSection } from './AutoReinforcementSection';
 import { makeClient, renderWithProviders, signIn, type Fake } from '../test/utils';
@@ -93,7 +93,7 @@ describe('auto-refresh every 30 s', () => {
     fake = createFakeSupabase({ users: [USER], runs: [makeRun({ id: 'r1', status: 'running', metrics: {}, created_at: new Date(start - 60_000).toISOString(), started_at: new Date(start - 60_000).toISOString(), completed_at: null })] });
     await setup(fake);
     const badge = () => document.querySelector('article header [data-status]');
-    await vi.waitFor(() => expect(badge()).toHaveTextContent('Running'));
+    await waitFor(() => expect(badge()).toHaveTextContent('Running'));
     const runGets = () => fake.calls.filter((c) => c.method === 'GET' && c.path === '/rest/v1/model_retraining_runs' && c.query.get('limit') === '1').length;
     expect(runGets()).toBe(1);
     expect(screen.getByTestId('refresh-announcement')).toHaveTextContent(/^$/);
@@ -108,7 +108,7 @@ describe('auto-refresh every 30 s', () => {
     await act(async () => {
       await vi.advanceTimersByTimeAsync(10_500);
     });
-    await vi.waitFor(() => expect(badge()).toHaveTextContent('Completed'));
+    await waitFor(() => expect(badge()).toHaveTextContent('Completed'));
     expect(runGets()).toBe(2);
     expect(screen.getByTestId('updated-ago')).toHaveTextContent(/Updated (just now|\d s ago)/);
     // The change is announced once, politely.
