@@ -37,7 +37,13 @@ fi
 cd "$web"
 
 step "npm ci"
-npm ci --no-audit --no-fund --loglevel=error
+# `npm ci` installs exactly package-lock.json. If it refuses the lock (as it does in tools/
+# when the registry serves only this platform's optional binaries), fall back to an install
+# that keeps the lock's pins and does not rewrite it, and say so.
+if ! npm ci --no-audit --no-fund --loglevel=error; then
+    echo "test-web: warning: npm ci failed; retrying with npm install --no-save (lock unchanged)" >&2
+    npm install --no-audit --no-fund --no-save --loglevel=error
+fi
 
 step "unit tests (vitest)"
 npm test
