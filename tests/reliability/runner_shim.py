@@ -16,6 +16,8 @@ exist in the product: they live here so that production code has no test hooks.
   (request id, priority, monotonic time before the call and after it returned).
 - ``RELIABILITY_PG_DSN=DSN`` (+ ``RELIABILITY_OBJECTS_DIR``): open ``pg_store.PgStore``
   (PostgreSQL through the claim/heartbeat/reap functions) instead of the local store.
+- ``RELIABILITY_DIE_AFTER_CLAIM=1``: the process SIGKILLs itself right after its first
+  claim commits, before the run's first heartbeat (a crash the reaper must still see).
 - ``RELIABILITY_BARRIER=DIR``: touch ``DIR/<pid>.ready`` once imported, then wait for
   ``DIR/go`` before starting, so that racing runners really start together.
 - ``RELIABILITY_PUT_FAILURES=N`` (+ ``RELIABILITY_PUT_BUCKET``, default ``models``): the
@@ -28,6 +30,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -82,6 +85,7 @@ def _wrap_claims(store: object, directory: Path) -> None:
 def _patch_open_store() -> None:
     original = store_module.open_store
     claim_log = os.environ.get("RELIABILITY_CLAIM_LOG")
+    die = os.environ.get("RELIABILITY_DIE_AFTER_CLAIM")
     dsn = os.environ.get("RELIABILITY_PG_DSN")
 
     def open_store(settings):  # type: ignore[no-untyped-def]
@@ -94,6 +98,16 @@ def _patch_open_store() -> None:
             store = original(settings)
         if claim_log:
             _wrap_claims(store, Path(claim_log))
+        if die:
+            claim = store.claim_next_request
+
+            def claim_then_die(**kwargs):  # type: ignore[no-untyped-def]
+                result = claim(**kwargs)
+                if result is not None:
+                    os.kill(os.getpid(), signal.SIGKILL)
+                return result
+
+            store.claim_next_request = claim_then_die
         return store
 
     store_module.open_store = open_store
@@ -131,7 +145,7 @@ def main() -> int:
         ar.Job._work = _fast_work  # type: ignore[method-assign]
     if env.get("RELIABILITY_SLOW_TRAINER"):
         _patch_slow_trainer(float(env["RELIABILITY_SLOW_TRAINER"]))
-    if env.get("RELIABILITY_CLAIM_LOG") or env.get("RELIABILITY_PG_DSN"):
+    if env.get("RELIABILITY_CLAIM_LOG") or env.get("RELIABILITY_PG_DSN") or env.get("RELIABILITY_DIE_AFTER_CLAIM"):
         _patch_open_store()
     if env.get("RELIABILITY_PUT_FAILURES"):
         _patch_put_failures(int(env["RELIABILITY_PUT_FAILURES"]), env.get("RELIABILITY_PUT_BUCKET", "models"))
