@@ -7,7 +7,7 @@
   holdout than the model it was compared with.
 
 Thresholds come from ``alerts:`` in model_config.yaml. The Monitoring page applies the
-same rules (web/src/alerts.ts).
+same rules (web/src/lib/alerts.ts).
 """
 
 from __future__ import annotations
