@@ -377,7 +377,9 @@ class Job:
         if champion is not None:
             cmd += ["--model_path", str(self.registry.fetch(champion)), "--model_sha256", champion.sha256]
         result = self._run_trainer(cmd, r.training_timeout_seconds)
-        if beat.lost.is_set():
+        # Ask the store, not only the heartbeat thread: the run may have been reaped since the
+        # last beat, and a fenced-out runner must not register or upload anything.
+        if beat.lost.is_set() or not self.store.heartbeat(run.id, token):
             raise LeaseLostError(f"run {run.id} lost its lease during training; its result is discarded")
         metrics = dict(result["metrics"])
         mv = self.registry.add_candidate(
@@ -484,6 +486,16 @@ class Job:
         metrics = dict(final.get("metrics") or {})
         key = f"{run.id}.log"
         log_url = None
+        try:  # no log upload for a run another runner has reaped meanwhile (fencing)
+            if not self.store.heartbeat(run.id, token):
+                raise LeaseLostError(f"run {run.id} is no longer held by this runner; nothing was written")
+        except LeaseLostError as exc:
+            log.error("%s", describe(exc))
+            self.lease_lost = True
+            outcome.status, outcome.error_message = "lost", describe(exc)
+            return
+        except PipelineError as exc:  # the store is flaky: the fenced update below decides
+            log.warning("lease check before finishing failed: %s", describe(exc))
         try:
             self.store.put_object(BUCKET_TRAINING_LOGS, key, outcome.log_text.encode("utf-8"), "text/plain; charset=utf-8")
             log_url = f"{BUCKET_TRAINING_LOGS}/{key}"
