@@ -19,6 +19,7 @@ import shutil
 import sqlite3
 import tempfile
 import threading
+import time
 import uuid
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
@@ -183,7 +184,7 @@ class LocalStore:
             )
             self._conn.row_factory = sqlite3.Row
             self._conn.execute("PRAGMA busy_timeout = 60000")
-            self._conn.execute("PRAGMA journal_mode = WAL")
+            self._enable_wal()
             self._conn.execute("PRAGMA foreign_keys = ON")
             self._conn.executescript(SCHEMA)
         except (OSError, sqlite3.Error) as exc:
@@ -191,6 +192,19 @@ class LocalStore:
                 f"cannot open the local store in '{self.home}': {exc}; check that "
                 "ML_PIPELINE_HOME points to a writable folder"
             ) from exc
+
+    def _enable_wal(self) -> None:
+        """Switch to WAL. On a new file, runners opening it at the same moment get "database
+        is locked" at once (SQLite's busy handler does not cover this switch): retry."""
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                self._conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     # -- plumbing --------------------------------------------------------------------
     @contextmanager
