@@ -201,6 +201,44 @@ def _transport_reason(exc: httpx.TransportError) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
+_OLD_SUPABASE = (
+    "the installed supabase-py cannot use a given httpx client (timeouts, retries and error "
+    "translation depend on it); install the version in requirements.txt "
+    "(pip install -r requirements.txt)"
+)
+
+
+def _client_options(http_client: httpx.Client) -> Any:
+    """supabase-py options: our httpx client, no session, no retry of its own."""
+    wanted = {
+        "httpx_client": http_client,
+        "postgrest_client_retry": False,  # absent before postgrest-py had retries
+        "auto_refresh_token": False,
+        "persist_session": False,
+    }
+    known = {f.name for f in dataclass_fields(ClientOptions)}
+    if "httpx_client" not in known:
+        raise ConfigError(_OLD_SUPABASE)
+    return ClientOptions(**{k: v for k, v in wanted.items() if k in known})
+
+
+def _check_injected(client: Any, http_client: httpx.Client) -> None:
+    """Some supabase-py releases dropped ``httpx_client`` silently: refuse to run on one."""
+    if client.postgrest.session is not http_client or client.storage.session is not http_client:
+        raise ConfigError(_OLD_SUPABASE)
+
+
+def _has_values(run: Run, fields: dict[str, Any]) -> bool:
+    """Whether ``run`` already holds every value of an update (timestamps compared as instants)."""
+    for key, wanted in fields.items():
+        have = getattr(run, key)
+        if isinstance(wanted, datetime):
+            wanted = wanted if wanted.tzinfo else wanted.replace(tzinfo=timezone.utc)
+        if have != wanted:
+            return False
+    return True
+
+
 class _HttpError(StoreError):
     """A translated API error that callers may still inspect (status, code, kind)."""
 
@@ -265,16 +303,8 @@ class SupabaseStore:
         http_client.event_hooks = hooks
         self._http = http_client
         try:
-            self._client = create_client(
-                url,
-                service_key,
-                options=ClientOptions(
-                    httpx_client=http_client,
-                    postgrest_client_retry=False,  # we retry, with our own rules
-                    auto_refresh_token=False,
-                    persist_session=False,
-                ),
-            )
+            self._client = create_client(url, service_key, options=_client_options(http_client))
+            _check_injected(self._client, http_client)
             self._headers = dict(self._client.options.headers)  # apikey + Authorization
             self._storage_url = URL(str(self._client.storage_url))
             self._call(
@@ -317,6 +347,7 @@ class SupabaseStore:
         def attempt() -> T:
             counter["n"] += 1
             self._local.status = None
+            self._local.tries = counter["n"]
             return fn()
 
         retrying = Retrying(
@@ -370,6 +401,10 @@ class SupabaseStore:
         elif status == 429 or status >= 500:
             kind, fix = "transient", f"{after}; Supabase is failing or overloaded, retry later"
         return _HttpError(head + fix, status=semantic, code=code, detail=f"{message} {detail}", kind=kind)
+
+    def _retried(self) -> bool:
+        """Whether the last call of this thread needed more than one attempt."""
+        return int(getattr(self._local, "tries", 1)) > 1
 
     def _rows(self, what: str, build: Callable[[], Any], *, idempotent: bool = True) -> list[dict[str, Any]]:
         data = self._call(what, lambda: build().execute().data, idempotent=idempotent)
@@ -520,9 +555,13 @@ class SupabaseStore:
                     "most once a day"
                 ) from None
             raise
-        if len(rows) != 1:
-            raise lost
-        return _to_run(rows[0])
+        if len(rows) == 1:
+            return _to_run(rows[0])
+        if self._retried():  # an earlier attempt may have landed before its answer was lost
+            run = self.get_run(run_id)
+            if run is not None and run.lease_token == lease_token and _has_values(run, fields or {"status": "running"}):
+                return run
+        raise lost
 
     def get_run(self, run_id: str) -> Run | None:
         """One run, or None."""
@@ -624,9 +663,12 @@ class SupabaseStore:
         )
         if rows:
             return _to_request(rows[0])
+        retried = self._retried()
         request = self.get_request(request_id)
         if request is None:
             raise StoreError(f"request {request_id} does not exist")
+        if retried and request.status == "cancelled":  # our earlier attempt landed
+            return request
         raise StoreError(
             f"request {request_id} is {request.status}; only pending requests can be cancelled"
         )
@@ -650,7 +692,17 @@ class SupabaseStore:
             .eq("status", "processing")
             .eq("retraining_run_id", run_id),
         )
-        return len(rows) == 1
+        if len(rows) == 1:
+            return True
+        if self._retried():  # an earlier attempt may have landed before its answer was lost
+            request = self.get_request(request_id)
+            return bool(
+                request is not None
+                and request.retraining_run_id == run_id
+                and request.status == status
+                and request.last_error == error
+            )
+        return False
 
     # -- objects ---------------------------------------------------------------------------
     def put_object(

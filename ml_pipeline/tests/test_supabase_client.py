@@ -306,6 +306,32 @@ def test_update_run_with_no_row_back_is_lease_lost(store, api):
     assert route.call_count == 1
 
 
+def test_retried_fenced_patch_that_landed_is_not_a_lost_lease(store, api):
+    done = {**RUN_ROW, "status": "completed", "completed_at": "2026-11-20T03:00:00+00:00"}
+    patch = api.patch(RUNS).mock(side_effect=[httpx.ReadTimeout("timed out"), httpx.Response(200, json=[])])
+    read = api.get(RUNS, params={"select": "*"}).respond(200, json=[done])
+    run = store.update_run(RUN_ID, TOKEN, status="completed", completed_at=datetime(2026, 11, 20, 3, tzinfo=timezone.utc))
+    assert run.status == "completed" and patch.call_count == 2 and read.call_count == 1
+
+
+def test_retried_fenced_patch_on_a_reaped_run_is_a_lost_lease(store, api):
+    reaped = {**RUN_ROW, "status": "failed", "error_message": "runner lost: no heartbeat for more than 600 s"}
+    api.patch(RUNS).mock(side_effect=[httpx.Response(503), httpx.Response(200, json=[])])
+    api.get(RUNS, params={"select": "*"}).respond(200, json=[reaped])
+    with pytest.raises(LeaseLostError):
+        store.update_run(RUN_ID, TOKEN, status="completed")
+
+
+def test_retried_finish_and_cancel_that_landed_succeed(store, api):
+    api.patch(REQUESTS).mock(side_effect=[httpx.ReadTimeout("t"), httpx.Response(200, json=[]), httpx.ReadTimeout("t"), httpx.Response(200, json=[])])
+    api.get(REQUESTS).mock(side_effect=[
+        httpx.Response(200, json=[{**REQ_ROW, "status": "completed", "retraining_run_id": RUN_ID}]),
+        httpx.Response(200, json=[{**REQ_ROW, "status": "cancelled"}]),
+    ])
+    assert store.finish_request(REQ_ID, RUN_ID, "completed") is True
+    assert store.cancel_request(REQ_ID).status == "cancelled"
+
+
 def test_get_run_and_missing_run(store, api):
     route = api.get(RUNS, params={"select": "*"}).mock(side_effect=[httpx.Response(200, json=[RUN_ROW]), httpx.Response(200, json=[])])
     assert store.get_run(RUN_ID).heartbeat_at.tzinfo == timezone.utc
@@ -570,3 +596,16 @@ def test_the_key_never_appears_in_messages(api):
         with pytest.raises(StoreError) as info:
             SupabaseStore(URL, KEY, backoff=0, attempts=1)
         assert KEY not in describe(info.value) and KEY not in repr(info.value)
+
+
+def test_a_supabase_py_without_httpx_client_injection_is_refused(api, monkeypatch):
+    from dataclasses import dataclass
+
+    @dataclass
+    class OldOptions:
+        auto_refresh_token: bool = True
+        persist_session: bool = True
+
+    monkeypatch.setattr("ml_pipeline.supabase_client.ClientOptions", OldOptions)
+    with pytest.raises(ConfigError, match="cannot use a given httpx client"):
+        SupabaseStore(URL, KEY, backoff=0)
