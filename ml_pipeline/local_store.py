@@ -546,6 +546,7 @@ class LocalStore:
     ) -> None:
         """Write an object atomically (temporary file, then rename)."""
         path = self._path(bucket, key)
+        tmp = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
@@ -555,6 +556,11 @@ class LocalStore:
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
         except OSError as exc:
+            if tmp is not None:  # a full disk must not also keep the partial copy
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
             raise StoreError(f"cannot write {bucket}/{key} in '{self.buckets}': {exc}") from exc
 
     def get_object(self, bucket: str, key: str) -> bytes:

@@ -97,7 +97,15 @@ class Registry:
             fine_tunable=fine_tunable, metrics=metrics, run_id=run_id, parent_version=parent_version, note=note,
         )
         assert mv.storage_path
-        self.store.put_object(BUCKET_MODELS, mv.storage_path, data)
+        try:
+            self.store.put_object(BUCKET_MODELS, mv.storage_path, data)
+        except PipelineError:
+            # A version without its bytes must not stay a 'candidate' that nothing will decide.
+            try:
+                self.store.set_version_status(mv.version, "rejected")
+            except PipelineError:
+                pass  # the upload error below says more; the reaper rejects candidates of lost runs
+            raise
         return mv
 
     def fetch(self, mv: ModelVersion) -> Path:
