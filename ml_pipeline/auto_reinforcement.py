@@ -248,15 +248,21 @@ class Job:
         return reaped
 
     def process_requests(self, request_id: str | None = None, lookback_days: int | None = None) -> None:
-        """Claim and run pending requests until none is left (or exactly ``request_id``)."""
+        """Claim and run pending requests until none is left (or exactly ``request_id``).
+
+        A request this invocation ran and re-queued (a transient failure) is left for the
+        next invocation: retrying it at once would spend every attempt within seconds of
+        one outage. The other pending requests are still taken, in priority order.
+        """
         import uuid
 
+        ran: set[str] = set()
         while True:
             self.cancel.check()
             if self.lease_lost:
                 return
             token = str(uuid.uuid4())
-            claim = self.store.claim_next_request(runner=self.runner, lease_token=token, as_of=self.as_of, request_id=request_id)
+            claim = self._claim(token, request_id, ran)
             if claim is None:
                 if request_id is not None:
                     req = self.store.get_request(request_id)
@@ -268,6 +274,22 @@ class Job:
             self.execute(claim.run, token, fine_tune=True, lookback_days=lookback_days, request_id=req.id, attempts=req.attempts)
             if request_id is not None:
                 return
+            ran.add(req.id)
+
+    def _claim(self, token: str, request_id: str | None, ran: set[str]) -> Any:
+        """The next claim: the queue's head, or, once this invocation re-queued something, the
+        first pending request it has not run yet (claimed by id, still atomic)."""
+        kwargs = {"runner": self.runner, "lease_token": token, "as_of": self.as_of}
+        if request_id is not None or not ran:
+            return self.store.claim_next_request(**kwargs, request_id=request_id)
+        for pending in self.store.list_requests(status="pending"):
+            if pending.id in ran:
+                log.info("request %s was re-queued by this run; the next invocation retries it", pending.id)
+                continue
+            claim = self.store.claim_next_request(**kwargs, request_id=pending.id)
+            if claim is not None:
+                return claim
+        return None
 
     def nightly(self, source: str = "auto_daily", lookback_days: int | None = None) -> None:
         """The once-a-day run (``auto_daily``/``decay_triggered``) or a one-off ``manual`` run."""
