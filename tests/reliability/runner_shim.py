@@ -20,14 +20,10 @@ exist in the product: they live here so that production code has no test hooks.
   claim commits, before the run's first heartbeat (a crash the reaper must still see).
 - ``RELIABILITY_BARRIER=DIR``: touch ``DIR/<pid>.ready`` once imported, then wait for
   ``DIR/go`` before starting, so that racing runners really start together.
-- ``RELIABILITY_PUT_FAILURES=N`` (+ ``RELIABILITY_PUT_BUCKET``, default ``models``): the
-  local store's ``put_object`` raises an ``OSError`` (ENOSPC) the first N times it writes
-  into that bucket; N < 0 means every time.
 """
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import signal
@@ -113,32 +109,6 @@ def _patch_open_store() -> None:
     store_module.open_store = open_store
 
 
-def _patch_put_failures(failures: int, bucket: str) -> None:
-    from ml_pipeline.local_store import LocalStore
-
-    original = LocalStore.put_object
-    state = {"left": failures}
-
-    def put_object(self, b, key, data, content_type="application/octet-stream"):  # type: ignore[no-untyped-def]
-        if b == bucket and state["left"] != 0:
-            state["left"] -= 1 if state["left"] > 0 else 0
-            # Raised where the real write would fail, inside the store's own error handling.
-            real_fdopen = os.fdopen
-
-            def failing_fdopen(fd, *a, **k):  # type: ignore[no-untyped-def]
-                os.close(fd)
-                raise OSError(errno.ENOSPC, "No space left on device (injected)")
-
-            os.fdopen = failing_fdopen  # type: ignore[assignment]
-            try:
-                return original(self, b, key, data, content_type)
-            finally:
-                os.fdopen = real_fdopen
-        return original(self, b, key, data, content_type)
-
-    LocalStore.put_object = put_object  # type: ignore[method-assign]
-
-
 def main() -> int:
     env = os.environ
     if env.get("RELIABILITY_FAST_WORK"):
@@ -147,8 +117,6 @@ def main() -> int:
         _patch_slow_trainer(float(env["RELIABILITY_SLOW_TRAINER"]))
     if env.get("RELIABILITY_CLAIM_LOG") or env.get("RELIABILITY_PG_DSN") or env.get("RELIABILITY_DIE_AFTER_CLAIM"):
         _patch_open_store()
-    if env.get("RELIABILITY_PUT_FAILURES"):
-        _patch_put_failures(int(env["RELIABILITY_PUT_FAILURES"]), env.get("RELIABILITY_PUT_BUCKET", "models"))
     barrier = env.get("RELIABILITY_BARRIER")
     if barrier:
         import ml_pipeline.config, ml_pipeline.data_loader, ml_pipeline.local_store, ml_pipeline.registry  # noqa: F401,E401

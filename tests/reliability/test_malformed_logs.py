@@ -10,8 +10,6 @@ a UTF-8 BOM, and percentages when ``confidence_scale: percent`` is configured.
 
 from __future__ import annotations
 
-import io
-import os
 import resource
 import shutil
 import time

@@ -24,7 +24,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import pytest
 
 from tests.reliability.conftest import AS_OF, REPO, kill_tree, rows, runner_env, start_runner, write_config
 
