@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import re
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Optional, Tuple
@@ -503,6 +503,636 @@ def read_log_file(path: Path, display: str, schema: LogSchema, window: Window | 
     return df, rows_read
 
 
+# --------------------------------------------------------------------------- fast path
+# The common case (a clean log) is read without pandas row work: pyarrow parses only the
+# needed columns with their types, plain CSV files in byte ranges on several threads,
+# Parquet only in the row groups whose statistics overlap the window; each piece is cut
+# to the window at once and checked with vectorised rules that detect every problem the
+# diagnostic path above reports. Anything unusual (a problem, an unexpected type, a
+# compressed or oddly shaped file) raises ``_Fallback`` and the diagnostic path reads the
+# file again: it decides, and its messages and results are the reference.
+CSV_CHUNK_BYTES = 4 << 20
+_PY_SPACE = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
+
+
+class _Fallback(Exception):
+    """The fast path cannot vouch for this file; use the diagnostic path."""
+
+
+@dataclass
+class _Ctx:
+    """What the fast path needs to know while it reads: rules, window and what to keep."""
+
+    schema: LogSchema
+    window: Window | None
+    keep: str  # "all" rows in the window, "candidates" for the datasets, or "none"
+    threshold: float = 0.0
+    holdout_cutoff: int = 0
+
+    def __post_init__(self) -> None:
+        w = self.window
+        self.start = _us(w.start) if w else None
+        self.end = _us(w.end) if w else None
+
+
+def _us(ts: datetime) -> int:
+    """Microseconds since the epoch of an aware datetime (exact, no float rounding)."""
+    delta = ensure_utc(ts) - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+@dataclass
+class _Piece:
+    """One parsed piece of a file, cut to the window: narrow columns and kept rows."""
+
+    rows: int  # rows parsed
+    ts: Any  # int64 microseconds (UTC) of the rows in the window
+    conf: Any  # float64 confidence as logged (scale not applied)
+    pred: Any  # int8 class index
+    actual: Any  # int8 class index, -1 = not known yet
+    hash: Any  # uint64 hash of prediction_id (holdout_mask's)
+    kept: Any = None  # pa.Table of the kept rows (file column names), or None
+    kept_pos: Any = None  # indices of the kept rows among this piece's window rows
+    kept_row: Any = None  # row numbers (0-based, in the piece) of the kept rows
+    row0: int = 0  # row number (0-based, in the file) of the piece's first row
+
+    def __post_init__(self) -> None:
+        self.window_rows = len(self.ts)  # kept when the narrow columns are freed
+
+    @classmethod
+    def empty(cls, rows: int) -> "_Piece":
+        """``rows`` parsed rows, none of them in the window."""
+        import numpy as np
+
+        return cls(rows, np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int8), np.zeros(0, np.int8), np.zeros(0, np.uint64))
+
+
+def _as_float(col: Any) -> Any:
+    import pyarrow as pa
+
+    if pa.types.is_floating(col.type) or pa.types.is_integer(col.type):
+        return col.cast(pa.float64())
+    raise _Fallback
+
+
+def _as_text(col: Any) -> Any:
+    import pyarrow as pa
+
+    if pa.types.is_string(col.type):
+        return col
+    if pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type) or pa.types.is_dictionary(col.type):
+        raise _Fallback
+    return col.cast(pa.string())
+
+
+def _process(batch: Any, ctx: _Ctx, *, features: bool) -> _Piece:
+    """Cut one record batch to the window and check it; keep what ``ctx.keep`` asks for."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    s = ctx.schema
+    ts = batch.column(s.columns["created_at"])
+    if not pa.types.is_timestamp(ts.type) or ts.null_count:
+        raise _Fallback
+    t = ts.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy()
+    rows = np.arange(batch.num_rows) if ctx.start is None else np.flatnonzero((t >= ctx.start) & (t < ctx.end))
+    sub = batch.take(pa.array(rows)) if len(rows) != batch.num_rows else batch
+
+    ids = _as_text(sub.column(s.columns["prediction_id"]))
+    if ids.null_count:
+        raise _Fallback
+    if len(ids) and (pc.min(pc.utf8_length(pc.utf8_trim_whitespace(ids))).as_py() == 0
+                     or pc.min(pc.utf8_length(pc.utf8_trim(ids, _PY_SPACE))).as_py() == 0):
+        raise _Fallback
+    classes = pa.array(s.classes, pa.string())
+    pred = pc.index_in(_as_text(sub.column(s.columns["predicted_label"])), value_set=classes)
+    if pred.null_count:
+        raise _Fallback
+    actual_text = _as_text(sub.column(s.columns["actual_label"]))
+    actual = pc.index_in(actual_text, value_set=classes)
+    if actual.null_count != actual_text.null_count:  # an unknown label, or blanks to normalise
+        raise _Fallback
+    conf_col = _as_float(sub.column(s.columns["confidence"]))
+    if conf_col.null_count:
+        raise _Fallback
+    conf = conf_col.to_numpy()
+    if len(conf) and not np.isfinite(conf).all():
+        raise _Fallback
+    if features:
+        for f in s.features:
+            col = _as_float(sub.column(f))
+            if col.null_count or (len(col) and not np.isfinite(col.to_numpy()).all()):
+                raise _Fallback
+    h = pd.util.hash_array(ids.to_numpy(zero_copy_only=False), categorize=False) if len(ids) else np.zeros(0, np.uint64)
+    piece = _Piece(
+        rows=batch.num_rows, ts=t[rows], conf=conf, pred=pred.to_numpy().astype(np.int8),
+        actual=actual.fill_null(-1).to_numpy().astype(np.int8), hash=h,
+    )
+    if ctx.keep == "none" or not len(rows):
+        return piece
+    if ctx.keep == "all":
+        keep = np.arange(len(rows))
+    else:
+        labelled = piece.actual >= 0
+        scale = s.confidence_scale
+        if scale == "auto":
+            keep = np.flatnonzero(labelled)
+        else:
+            unit = conf / 100.0 if scale == "percent" else conf
+            train = labelled & ~((h % np.uint64(10_000)) < np.uint64(ctx.holdout_cutoff))
+            low_error = train & (piece.pred != piece.actual) & ~(unit > ctx.threshold)
+            keep = np.flatnonzero(labelled & ~low_error)
+    piece.kept = sub.take(pa.array(keep)) if len(keep) != len(rows) else sub
+    piece.kept_pos = keep
+    piece.kept_row = rows[keep]
+    return piece
+
+
+def _csv_options(schema: LogSchema, ts_type: Any, names: list[str] | None, block: int) -> tuple[Any, Any]:
+    import pyarrow.csv as pacsv
+
+    ro = pacsv.ReadOptions(block_size=block, use_threads=False, column_names=names)
+    co = pacsv.ConvertOptions(
+        include_columns=schema.file_columns, column_types=_arrow_types(schema, True, ts_type),
+        strings_can_be_null=True, quoted_strings_can_be_null=False,
+    )
+    return ro, co
+
+
+def _csv_ranges(path: Path, size: int) -> list[tuple[int, int]]:
+    """Byte ranges of about ``CSV_CHUNK_BYTES`` that start at the beginning of a line."""
+    cuts = [0]
+    with open(path, "rb") as fh:
+        target = CSV_CHUNK_BYTES
+        while target < size:
+            fh.seek(target)
+            while True:
+                block = fh.read(1 << 16)
+                if not block:
+                    return [(a, b) for a, b in zip(cuts, cuts[1:] + [size])]
+                nl = block.find(b"\n")
+                if nl >= 0:
+                    cut = fh.tell() - len(block) + nl + 1
+                    break
+            if cut >= size:
+                break
+            cuts.append(cut)
+            target = max(cut, target) + CSV_CHUNK_BYTES
+    return [(a, b) for a, b in zip(cuts, cuts[1:] + [size])]
+
+
+def _release() -> None:
+    """Give memory that pyarrow's allocator keeps for reuse back to the system (peak RSS)."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+
+
+def _workers() -> int:
+    import os
+
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def _csv_pieces(path: Path, fmt: str, ctx: _Ctx) -> list[_Piece]:
+    """Parse a CSV file (typed) into window-cut pieces, trying naive then aware timestamps."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    for ts_type in _timestamp_chain():
+        try:
+            if fmt == "csv.gz":
+                ro, co = _csv_options(ctx.schema, ts_type, None, BATCH_BYTES)
+                return [_process(b, ctx, features=True) for b in pacsv.open_csv(path, read_options=ro, convert_options=co) if b.num_rows]
+            return _csv_parallel(path, ctx, ts_type)
+        except pa.ArrowInvalid:
+            continue
+    raise _Fallback
+
+
+def _csv_parallel(path: Path, ctx: _Ctx, ts_type: Any) -> list[_Piece]:
+    """Byte ranges parsed and processed on a few threads (pyarrow releases the GIL), in order."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    ranges = _csv_ranges(path, path.stat().st_size)
+    names: list[str] = []
+    fd = os.open(path, os.O_RDONLY)
+
+    def parse(i: int) -> list[_Piece]:
+        a, b = ranges[i]
+        buf = pa.py_buffer(os.pread(fd, b - a, a))
+        ro, co = _csv_options(ctx.schema, ts_type, names if i else None, len(buf) + 1)
+        if ctx.start is not None:
+            # Timestamps first (cheap: one converted column); a range with no row in the
+            # window is not converted further. Rows outside the window are only checked
+            # for their timestamps, as on the diagnostic path.
+            ts_only = pacsv.ConvertOptions(include_columns=[ctx.schema.columns["created_at"]], column_types=co.column_types,
+                                           strings_can_be_null=True, quoted_strings_can_be_null=False)
+            ts = pacsv.read_csv(buf, read_options=ro, convert_options=ts_only).column(0)
+            if ts.null_count:
+                raise _Fallback
+            t = ts.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy()
+            if not ((t >= ctx.start) & (t < ctx.end)).any():
+                return [_Piece.empty(len(t))] if len(t) else []
+        table = pacsv.read_csv(buf, read_options=ro, convert_options=co)
+        del buf
+        return [_process(batch, ctx, features=True) for batch in table.to_batches() if batch.num_rows]
+
+    try:
+        first = parse(0) if len(ranges) == 1 else None
+        if first is not None:
+            return first
+        with open(path, "rb") as fh:  # column names for the ranges after the header
+            reader = pacsv.open_csv(fh, read_options=pacsv.ReadOptions(block_size=1 << 16),
+                                    convert_options=pacsv.ConvertOptions(column_types={}, include_columns=[]))
+            names.extend(reader.schema.names)
+        out: list[_Piece] = []
+        workers = _workers()
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="csv") as pool:
+            pending = []
+            nxt = 0
+            while nxt < len(ranges) or pending:
+                while nxt < len(ranges) and len(pending) < workers + 1:
+                    pending.append(pool.submit(parse, nxt))
+                    nxt += 1
+                fut = pending.pop(0)
+                try:
+                    out.extend(fut.result())
+                except BaseException:
+                    for f in pending:
+                        f.cancel()
+                    raise
+        return out
+    finally:
+        os.close(fd)
+
+
+def _parquet_plan(path: Path, ctx: _Ctx) -> tuple[Any, list[int], int]:
+    """The file, the row groups that may hold rows of the window, and the file's row count."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)  # small read buffers: less memory
+    md = pf.metadata
+    ts_name = ctx.schema.columns["created_at"]
+    field_type = pf.schema_arrow.field(ts_name).type
+    if not pa.types.is_timestamp(field_type):
+        raise _Fallback
+    j = pf.schema_arrow.get_field_index(ts_name)
+    groups = []
+    for g in range(md.num_row_groups):
+        rg = md.row_group(g)
+        if rg.num_rows == 0:
+            continue
+        st = rg.column(j).statistics if ctx.start is not None else None
+        if st is not None and st.has_min_max and st.has_null_count and st.null_count == 0:
+            lo, hi = (pa.array([st.min, st.max], field_type).cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_pylist())
+            if hi < ctx.start or lo >= ctx.end:
+                continue  # every row is outside the window and has a valid timestamp
+        groups.append(g)
+    return pf, groups, md.num_rows
+
+
+def _parquet_batches(pf: Any, groups: list[int], columns: list[str]) -> Iterator[tuple[int, int, Any]]:
+    """(row group, row number of the batch's first row, batch) for the given row groups."""
+    md = pf.metadata
+    starts = [0]
+    for g in range(md.num_row_groups):
+        starts.append(starts[-1] + md.row_group(g).num_rows)
+    for g in groups:
+        row0 = starts[g]
+        for batch in pf.iter_batches(batch_size=65_536, row_groups=[g], columns=columns, use_threads=True):
+            if batch.num_rows:
+                yield g, row0, batch
+            row0 += batch.num_rows
+
+
+def _narrow_columns(schema: LogSchema) -> list[str]:
+    return [schema.columns[c] for c in LOGICAL_COLUMNS]
+
+
+@dataclass
+class _FastFile:
+    """A file read by the fast path: its window rows' narrow columns and how to get full rows."""
+
+    display: str
+    fmt: str
+    rows_read: int
+    pieces: list[_Piece]
+    scale: str  # resolved confidence scale: "unit" or "percent"
+    parquet: Any = None  # (ParquetFile, row groups) for the second pass
+
+    @property
+    def first_line(self) -> int:
+        return 1 if self.fmt == "parquet" else 2
+
+    @property
+    def window_rows(self) -> int:
+        return sum(p.window_rows for p in self.pieces)
+
+
+def _fast_read(path: Path, display: str, schema: LogSchema, ctx: _Ctx) -> _FastFile:
+    """Read one file on the fast path or raise ``_Fallback``. Header-level errors raise as usual."""
+    import numpy as np
+    import pyarrow as pa
+
+    fmt = file_format(display)
+    size = path.stat().st_size
+    if size > schema.max_bytes:
+        raise _Fallback  # the diagnostic path words the refusal
+    _check_header(path, display, fmt, schema)
+    parquet = None
+    try:
+        if fmt == "parquet":
+            pf, groups, rows_read = _parquet_plan(path, ctx)
+            two_pass = ctx.keep == "candidates"
+            cols = _narrow_columns(schema) if two_pass else schema.file_columns
+            first = replace(ctx, keep="none") if two_pass else ctx
+            pieces = []
+            for _g, row0, batch in _parquet_batches(pf, groups, cols):
+                p = _process(batch, first, features=not two_pass)
+                p.row0 = row0
+                pieces.append(p)
+            if two_pass:
+                parquet = (pf, groups)
+        else:
+            pieces = _csv_pieces(path, fmt, ctx)
+            rows_read = 0
+            for p in pieces:
+                p.row0, rows_read = rows_read, rows_read + p.rows
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OSError, KeyError):
+        raise _Fallback from None
+    if rows_read == 0:
+        raise _Fallback
+    _release()
+    hashes = np.concatenate([p.hash for p in pieces]) if pieces else np.zeros(0, np.uint64)
+    hashes.sort()
+    if len(hashes) > 1 and (hashes[1:] == hashes[:-1]).any():
+        raise _Fallback  # a repeated prediction_id (or, once in 2**64, a hash collision)
+    scale = schema.confidence_scale
+    confs = [p.conf for p in pieces if len(p.conf)]
+    if confs:
+        lo, hi = min(float(c.min()) for c in confs), max(float(c.max()) for c in confs)
+        if scale == "auto":
+            if 1 < hi <= 100 and lo >= 0:
+                log.warning("confidence values go up to %.1f: reading them as percentages (confidence_scale: auto)", hi)
+                scale = "percent"
+            else:
+                scale = "unit"
+        top = 100 if scale == "percent" else 1
+        if lo < 0 or hi > top:
+            raise _Fallback
+    elif scale == "auto":
+        scale = "unit"
+    return _FastFile(display, fmt, rows_read, pieces, scale, parquet)
+
+
+def _logical_table(kept: Any, lines: Any, schema: LogSchema, scale: str) -> Any:
+    """Kept rows (file names) as the reference frame's columns, confidence in 0..1."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    c = schema.columns
+    conf = _as_float(kept.column(c["confidence"]))
+    cols = {
+        "_line": pa.array(lines, pa.int64()),
+        "created_at": kept.column(c["created_at"]).cast(pa.timestamp("us", tz="UTC")),
+        "prediction_id": _as_text(kept.column(c["prediction_id"])),
+        "predicted_label": _as_text(kept.column(c["predicted_label"])),
+        "actual_label": _as_text(kept.column(c["actual_label"])),
+        "confidence": pc.divide(conf, 100.0) if scale == "percent" else conf,
+    }
+    for f in schema.features:
+        cols[f] = _as_float(kept.column(f))
+    return pa.table(cols)
+
+
+def _empty_frame(schema: LogSchema) -> "pd.DataFrame":
+    import pandas as pd
+
+    cols = ["_line", "created_at", *LOGICAL_COLUMNS[:1], "predicted_label", "actual_label", "confidence", *schema.features]
+    return pd.DataFrame({c: [] for c in cols})
+
+
+def _to_pandas(table: Any) -> "pd.DataFrame":
+    return table.to_pandas(split_blocks=True, self_destruct=True)
+
+
+def _fast_frame(ff: _FastFile, schema: LogSchema) -> "pd.DataFrame":
+    """Every window row of a file read with ``keep="all"``, as the diagnostic path returns it."""
+    import numpy as np
+    import pyarrow as pa
+
+    tables = []
+    for p in ff.pieces:
+        if p.kept is not None and p.kept.num_rows:
+            tables.append(_logical_table(p.kept, p.kept_row + p.row0 + ff.first_line, schema, ff.scale))
+    if not tables:
+        return _empty_frame(schema)
+    return _to_pandas(pa.concat_tables(tables))
+
+
+def _read_fast_or_diagnose(src: "LogSource", schema: LogSchema, window: Window | None, *, fast: bool = True) -> tuple["pd.DataFrame", int, "Problems"]:
+    """One source as a validated frame: fast path first, the diagnostic path when it declines."""
+    problems = Problems(src.display)
+    if fast:
+        try:
+            ff = _fast_read(src.path, src.display, schema, _Ctx(schema, window, "all"))
+            return _fast_frame(ff, schema), ff.rows_read, problems
+        except _Fallback:
+            pass
+    df, n = read_log_file(src.path, src.display, schema, window, problems)
+    if len(df):
+        df = _validate(df, schema, problems)
+    return df, n, problems
+
+
+def _concat(pieces: list[_Piece], attr: str, dtype: Any) -> Any:
+    import numpy as np
+
+    arrays = [getattr(p, attr) for p in pieces]
+    return np.concatenate(arrays) if arrays else np.zeros(0, dtype)
+
+
+def _kept_rows(ff: _FastFile, wanted: list[Any], schema: LogSchema) -> list[Any]:
+    """For each index array in ``wanted`` (sorted, among the file's window rows), those kept rows."""
+    import numpy as np
+    import pyarrow as pa
+
+    batches, positions, lines = [], [], []
+    win0 = 0
+    for p in ff.pieces:
+        if p.kept is not None and p.kept.num_rows:
+            batches.append(p.kept)
+            positions.append(p.kept_pos + win0)
+            lines.append(p.kept_row + p.row0 + ff.first_line)
+        win0 += p.window_rows
+    if not batches:
+        return [None for _ in wanted]
+    kept, kept_pos, kept_line = pa.Table.from_batches(batches), np.concatenate(positions), np.concatenate(lines)
+    out = []
+    for idx in wanted:
+        at = np.searchsorted(kept_pos, idx)
+        if (at >= len(kept_pos)).any() or (kept_pos[np.minimum(at, len(kept_pos) - 1)] != idx).any():
+            raise _Fallback  # cannot happen: every selected row is kept
+        out.append(_logical_table(kept.take(pa.array(at)), kept_line[at], schema, ff.scale) if len(idx) else None)
+    return out
+
+
+def _parquet_rows(ff: _FastFile, wanted: list[Any], schema: LogSchema, ctx: _Ctx) -> list[Any]:
+    """Second pass over a Parquet file: check the features of every window row and take, for
+    each sorted index array in ``wanted``, those window rows."""
+    import numpy as np
+    import pyarrow as pa
+
+    pf, groups = ff.parquet
+    ts_name = schema.columns["created_at"]
+    parts: list[list[Any]] = [[] for _ in wanted]
+    win0 = 0
+    try:
+        for _g, row0, batch in _parquet_batches(pf, groups, schema.file_columns):
+            t = batch.column(ts_name).cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy()
+            rows = np.flatnonzero((t >= ctx.start) & (t < ctx.end)) if ctx.start is not None else np.arange(batch.num_rows)
+            for f in schema.features:
+                col = _as_float(batch.column(f)).take(pa.array(rows))
+                if col.null_count or (len(col) and not np.isfinite(col.to_numpy()).all()):
+                    raise _Fallback(ff.display)
+            for idx, out in zip(wanted, parts):
+                lo, hi = np.searchsorted(idx, [win0, win0 + len(rows)])
+                if hi > lo:
+                    at = rows[idx[lo:hi] - win0]
+                    out.append(_logical_table(batch.take(pa.array(at)), row0 + at + ff.first_line, schema, ff.scale))
+            win0 += len(rows)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OSError):
+        raise _Fallback(ff.display) from None
+    if win0 != ff.window_rows:
+        raise _Fallback(ff.display)
+    return [pa.concat_tables(out) if out else None for out in parts]
+
+
+@dataclass
+class Datasets:
+    """The datasets of one run in memory: figures, training rows (errors + replay) and holdout.
+
+    ``training`` and ``holdout`` are None when there are fewer errors than ``min_samples``
+    (nothing is trained) or when they were not asked for.
+    """
+
+    data: "RetrainingData"
+    training: "pd.DataFrame | None" = None
+    holdout: "pd.DataFrame | None" = None
+
+
+def _fast_selection(files: list[_FastFile], ctx: _Ctx, replay_ratio: float, random_seed: int) -> dict[str, Any]:
+    """Window-row indices of holdout, errors and replay, and the figures, from the narrow columns."""
+    import numpy as np
+    import pandas as pd
+
+    pieces = [p for f in files for p in f.pieces]
+    pred, act = _concat(pieces, "pred", np.int8), _concat(pieces, "actual", np.int8)
+    h = _concat(pieces, "hash", np.uint64)
+    if len(files) > 1:
+        hs = np.sort(h)
+        if len(hs) > 1 and (hs[1:] == hs[:-1]).any():
+            raise _Fallback  # the same prediction on two days: the reference path words it
+    unit = np.concatenate([(p.conf / 100.0 if f.scale == "percent" else p.conf) for f in files for p in f.pieces]) if pieces else np.zeros(0)
+    labelled = act >= 0
+    hold = labelled & ((h % np.uint64(10_000)) < np.uint64(ctx.holdout_cutoff))
+    train = labelled & ~hold
+    err = train & (pred != act) & (unit > ctx.threshold)
+    corr_idx = np.flatnonzero(train & (pred == act))
+    err_idx = np.flatnonzero(err)
+    n_replay = min(len(corr_idx), int(round(replay_ratio * len(err_idx))))
+    replay_idx = np.zeros(0, np.int64)
+    if n_replay and len(corr_idx):
+        # The reference's groupby("actual_label").sample(frac, random_state): groups in label
+        # order, the same RandomState draws, so the same rows.
+        rank = np.argsort(np.argsort(np.asarray(ctx.schema.classes, dtype=object)))
+        keys = pd.DataFrame({"k": rank[act[corr_idx]]})
+        picked = keys.groupby("k", group_keys=False).sample(frac=n_replay / len(corr_idx), random_state=random_seed).index.to_numpy()
+        replay_idx = np.sort(corr_idx[picked])
+    names = np.asarray(ctx.schema.classes, dtype=object)
+    by_class = pd.Series(names[act[err_idx]], dtype=object).value_counts().sort_index() if len(err_idx) else None
+    return {
+        "rows_in_window": len(h), "labelled": int(labelled.sum()), "hold_idx": np.flatnonzero(hold), "err_idx": err_idx,
+        "replay_idx": replay_idx,
+        "errors_by_class": {str(k): int(v) for k, v in by_class.items()} if by_class is not None else {},
+        "errors_by_band": _bands(unit[err_idx], ctx.threshold) if len(err_idx) else {},
+        "accuracy": float((pred[labelled] == act[labelled]).mean()) if labelled.any() else None,
+    }
+
+
+def _fast_datasets(files: list[_FastFile], schema: LogSchema, ctx: _Ctx, *, window: Window, min_samples: int,
+                   replay_ratio: float, random_seed: int, rows_read: int, sources: list[str], materialise: bool) -> Datasets:
+    """Holdout, errors and replay from the narrow columns; full rows only for the selected ones."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    sel = _fast_selection(files, ctx, replay_ratio, random_seed)
+    err_idx, replay_idx, hold_idx = sel["err_idx"], sel["replay_idx"], sel["hold_idx"]
+    data = RetrainingData(
+        window=window, rows_read=rows_read, rows_in_window=sel["rows_in_window"], labelled=sel["labelled"],
+        holdout_size=len(hold_idx), error_count=len(err_idx),
+        replay_size=len(replay_idx) if len(err_idx) >= min_samples else 0,
+        errors_by_class=sel["errors_by_class"], errors_by_band=sel["errors_by_band"],
+        accuracy_in_window=sel["accuracy"], sources=list(sources),
+    )
+    enough = len(err_idx) >= min_samples and materialise
+    train_idx = np.union1d(err_idx, replay_idx) if enough else np.zeros(0, np.int64)
+    if not enough:
+        hold_idx = np.zeros(0, np.int64)
+    parts: list[list[Any]] = [[], []]
+    counts = [f.window_rows for f in files]
+    for p in (p for f in files for p in f.pieces):  # the narrow columns are no longer needed
+        p.ts = p.conf = p.pred = p.actual = p.hash = None
+    win0 = 0
+    for f, n in zip(files, counts):  # Parquet files are read again: the features of the window are checked
+        local = []
+        for idx in (train_idx, hold_idx):
+            lo, hi = np.searchsorted(idx, [win0, win0 + n])
+            local.append(idx[lo:hi] - win0)
+        if f.parquet is not None:
+            tables = _parquet_rows(f, local, schema, ctx)
+        elif any(len(x) for x in local):
+            tables = _kept_rows(f, local, schema)
+        else:
+            tables = [None, None]
+        for out, t in zip(parts, tables):
+            if t is not None:
+                out.append(t)
+        for p in f.pieces:
+            p.kept = None  # the selected rows are copied out: free the rest early
+        win0 += n
+    _release()
+    if not enough:
+        return Datasets(data)
+
+    def in_order(chunks: list[Any], keys: list[str], expected: int) -> Any:
+        table = pa.concat_tables(chunks) if chunks else None
+        if table is None or table.num_rows != expected:
+            raise _Fallback
+        return table.take(pc.sort_indices(table, sort_keys=[(k, "ascending") for k in keys])).drop_columns(["_line"])
+
+    # training_dataset.csv: errors and replay in (created_at, prediction_id) order; ids are
+    # unique, so this is the order of the reference's stable sort. holdout.csv: by id.
+    is_error = np.isin(train_idx, err_idx)
+    kind = pa.array(np.where(is_error, "error", "replay").astype(object), pa.string())
+    train_tbl = pa.concat_tables(parts[0]).append_column("sample_type", kind) if parts[0] else None
+    parts[0] = [train_tbl] if train_tbl is not None else []
+    training = _to_pandas(in_order(parts[0], ["created_at", "prediction_id"], len(train_idx)))
+    parts[0] = []
+    _release()
+    holdout = _to_pandas(in_order(parts[1], ["prediction_id"], len(hold_idx)))
+    return Datasets(data, training, holdout)
+
+
 # --------------------------------------------------------------------------- sources
 @dataclass(frozen=True)
 class LogSource:
@@ -559,14 +1189,16 @@ class LoadedLog:
 
 def read_sources(sources: list[LogSource], schema: LogSchema, window: Window | None) -> LoadedLog:
     """Read and validate every source; raise one error listing all problems."""
+    return _read_sources(sources, schema, window, set())
+
+
+def _read_sources(sources: list[LogSource], schema: LogSchema, window: Window | None, diagnose: set[str]) -> LoadedLog:
+    """:func:`read_sources`; the sources named in ``diagnose`` skip the fast path."""
     import pandas as pd
 
     frames, rows_read, problems_all = [], 0, []
     for src in sources:
-        problems = Problems(src.display)
-        df, n = read_log_file(src.path, src.display, schema, window, problems)
-        if len(df):
-            df = _validate(df, schema, problems)
+        df, n, problems = _read_fast_or_diagnose(src, schema, window, fast=src.display not in diagnose)
         rows_read += n
         if problems:
             problems_all.append(problems)
@@ -660,7 +1292,13 @@ def holdout_mask(prediction_ids: "pd.Series", fraction: float) -> Any:
     import numpy as np
     import pandas as pd
 
-    h = pd.util.hash_pandas_object(prediction_ids.astype(str), index=False).to_numpy(dtype=np.uint64)
+    ids = prediction_ids.astype(str)
+    if len(ids) and not ids.isna().any():
+        # Same hash as hash_pandas_object (SipHash of the UTF-8 text, then its bit mixer)
+        # without factorising first, which only pays off for repeated values.
+        h = pd.util.hash_array(ids.to_numpy(dtype=object), categorize=False)
+    else:
+        h = pd.util.hash_pandas_object(ids, index=False).to_numpy(dtype=np.uint64)
     return (h % np.uint64(10_000)) < np.uint64(round(fraction * 10_000))
 
 
@@ -711,28 +1349,24 @@ def _bands(conf: "pd.Series", threshold: float) -> dict[str, int]:
     return {f"({lo:.2f}, {hi:.2f}]": int(((conf > lo) & (conf <= hi)).sum()) for lo, hi in zip(edges, edges[1:])}
 
 
-def build_datasets(
-    frame: "pd.DataFrame",
-    *,
-    window: Window,
-    confidence_threshold: float,
-    min_samples: int,
-    holdout_fraction: float,
-    replay_ratio: float,
-    random_seed: int,
-    workdir: Path | None,
-    rows_read: int = 0,
-    sources: list[str] | None = None,
-) -> RetrainingData:
-    """Split the window's labelled rows into holdout / errors / replay and write CSVs.
-
-    ``frame`` holds validated rows inside ``window``. The holdout (hash of
-    ``prediction_id``) is never trained on. Errors come from the rest; the replay
-    sample of correct rows is ``replay_ratio`` x errors, stratified by class.
-    ``workdir=None`` computes the figures only (dry run).
-    """
+def _training_frame(errors: "pd.DataFrame", replay: "pd.DataFrame") -> "pd.DataFrame":
+    """Errors and replay rows with ``sample_type``, in time order, as written to training_dataset.csv."""
     import pandas as pd
 
+    dataset = pd.concat([errors.assign(sample_type="error"), replay.assign(sample_type="replay")], ignore_index=True)
+    return dataset.sort_values(["created_at", "prediction_id"], kind="stable").drop(columns=["_line"], errors="ignore")
+
+
+def _holdout_frame(holdout: "pd.DataFrame") -> "pd.DataFrame":
+    """Holdout rows by ``prediction_id``, as written to holdout.csv."""
+    return holdout.drop(columns=["_line"], errors="ignore").sort_values("prediction_id")
+
+
+def _pandas_datasets(
+    frame: "pd.DataFrame", *, window: Window, confidence_threshold: float, min_samples: int, holdout_fraction: float,
+    replay_ratio: float, random_seed: int, rows_read: int, sources: list[str] | None, materialise: bool,
+) -> Datasets:
+    """The reference selection on a validated frame (see :func:`build_datasets`)."""
     labelled = frame[frame["actual_label"].notna()] if len(frame) else frame
     in_holdout = holdout_mask(labelled["prediction_id"], holdout_fraction) if len(labelled) else []
     holdout = labelled[in_holdout] if len(labelled) else labelled
@@ -761,18 +1395,95 @@ def build_datasets(
         accuracy_in_window=accuracy,
         sources=list(sources or []),
     )
-    if workdir is None or len(err) < min_samples:
+    if not materialise or len(err) < min_samples:
+        return Datasets(data)
+    return Datasets(data, _training_frame(err, replay), _holdout_frame(holdout))
+
+
+def _write_datasets(ds: Datasets, workdir: Path | None) -> RetrainingData:
+    """Write training_dataset.csv and holdout.csv to ``workdir`` when there is a training set."""
+    data = ds.data
+    if workdir is None or ds.training is None:
         return data
     workdir.mkdir(parents=True, exist_ok=True)
-    dataset = pd.concat([err.assign(sample_type="error"), replay.assign(sample_type="replay")], ignore_index=True)
-    dataset = dataset.sort_values(["created_at", "prediction_id"], kind="stable").drop(columns=["_line"], errors="ignore")
     data.dataset_path = workdir / "training_dataset.csv"
-    dataset.to_csv(data.dataset_path, index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ")
+    ds.training.to_csv(data.dataset_path, index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ")
     data.holdout_path = workdir / "holdout.csv"
-    holdout.drop(columns=["_line"], errors="ignore").sort_values("prediction_id").to_csv(
-        data.holdout_path, index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ"
-    )
+    ds.holdout.to_csv(data.holdout_path, index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ")
     return data
+
+
+def build_datasets(
+    frame: "pd.DataFrame",
+    *,
+    window: Window,
+    confidence_threshold: float,
+    min_samples: int,
+    holdout_fraction: float,
+    replay_ratio: float,
+    random_seed: int,
+    workdir: Path | None,
+    rows_read: int = 0,
+    sources: list[str] | None = None,
+) -> RetrainingData:
+    """Split the window's labelled rows into holdout / errors / replay and write CSVs.
+
+    ``frame`` holds validated rows inside ``window``. The holdout (hash of
+    ``prediction_id``) is never trained on. Errors come from the rest; the replay
+    sample of correct rows is ``replay_ratio`` x errors, stratified by class.
+    ``workdir=None`` computes the figures only (dry run).
+    """
+    ds = _pandas_datasets(
+        frame, window=window, confidence_threshold=confidence_threshold, min_samples=min_samples,
+        holdout_fraction=holdout_fraction, replay_ratio=replay_ratio, random_seed=random_seed,
+        rows_read=rows_read, sources=sources, materialise=workdir is not None,
+    )
+    return _write_datasets(ds, workdir)
+
+
+def select_datasets(
+    sources: list[LogSource],
+    schema: LogSchema,
+    window: Window,
+    *,
+    confidence_threshold: float,
+    min_samples: int,
+    holdout_fraction: float,
+    replay_ratio: float,
+    random_seed: int,
+    materialise: bool = True,
+) -> Datasets:
+    """Read and validate ``sources``, keep the window, and select holdout, errors and replay.
+
+    The same result as :func:`read_sources` followed by :func:`build_datasets`, computed
+    on the fast path: only the narrow columns of every row in the window are held, and
+    full rows only for the rows selected (Parquet files are read a second time for them).
+    ``materialise=False`` returns the figures only. Raises ``EvaluationLogError`` listing
+    every problem, like :func:`read_sources`.
+    """
+    ctx = _Ctx(schema, window, "candidates", confidence_threshold, round(holdout_fraction * 10_000))
+    diagnose: set[str] = set()
+    try:
+        files = []
+        for src in sources:
+            try:
+                files.append(_fast_read(src.path, src.display, schema, ctx))
+            except _Fallback:
+                diagnose.add(src.display)
+                raise
+        return _fast_datasets(
+            files, schema, ctx, window=window, min_samples=min_samples, replay_ratio=replay_ratio,
+            random_seed=random_seed, rows_read=sum(f.rows_read for f in files),
+            sources=[s.display for s in sources], materialise=materialise,
+        )
+    except _Fallback as exc:
+        diagnose.update(exc.args)
+    loaded = _read_sources(sources, schema, window, diagnose)
+    return _pandas_datasets(
+        loaded.frame, window=window, confidence_threshold=confidence_threshold, min_samples=min_samples,
+        holdout_fraction=holdout_fraction, replay_ratio=replay_ratio, random_seed=random_seed,
+        rows_read=loaded.rows_read, sources=loaded.sources, materialise=materialise,
+    )
 
 
 def collect_retraining_data(
@@ -792,19 +1503,12 @@ def collect_retraining_data(
     schema = LogSchema.from_model_config(settings.model)
     with tempfile.TemporaryDirectory(prefix="ml_pipeline-log-") as tmp:
         sources = resolve_sources(store, settings.model.evaluation_log.path, window, Path(tmp))
-        loaded = read_sources(sources, schema, window)
-    return build_datasets(
-        loaded.frame,
-        window=window,
-        confidence_threshold=threshold,
-        min_samples=settings.min_error_samples,
-        holdout_fraction=r.holdout_fraction,
-        replay_ratio=r.replay_ratio,
-        random_seed=r.random_seed,
-        workdir=workdir,
-        rows_read=loaded.rows_read,
-        sources=loaded.sources,
-    )
+        ds = select_datasets(
+            sources, schema, window, confidence_threshold=threshold, min_samples=settings.min_error_samples,
+            holdout_fraction=r.holdout_fraction, replay_ratio=r.replay_ratio, random_seed=r.random_seed,
+            materialise=workdir is not None,
+        )
+    return _write_datasets(ds, workdir)
 
 
 def prepare_retraining_data(
