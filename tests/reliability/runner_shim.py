@@ -14,8 +14,9 @@ exist in the product: they live here so that production code has no test hooks.
   runs the real trainer, so "mid-training" is a window the tests can hit.
 - ``RELIABILITY_CLAIM_LOG=DIR``: record every claim as a JSON line in ``DIR/<pid>.jsonl``
   (request id, priority, monotonic time before the call and after it returned).
-- ``RELIABILITY_PG_DSN=DSN`` (+ ``RELIABILITY_OBJECTS_DIR``): open ``pg_store.PgStore``
-  (PostgreSQL through the claim/heartbeat/reap functions) instead of the local store.
+- ``RELIABILITY_SUPABASE_DSN=DSN``: open the real ``SupabaseStore`` whose HTTP traffic goes
+  through tests/contract/postgrest_adapter.py (PostgREST as SQL on that database as
+  ``service_role``, Storage in memory) instead of the local store.
 - ``RELIABILITY_DIE_AFTER_CLAIM=1``: the process SIGKILLs itself right after its first
   claim commits, before the run's first heartbeat (a crash the reaper must still see).
 - ``RELIABILITY_BARRIER=DIR``: touch ``DIR/<pid>.ready`` once imported, then wait for
@@ -82,14 +83,18 @@ def _patch_open_store() -> None:
     original = store_module.open_store
     claim_log = os.environ.get("RELIABILITY_CLAIM_LOG")
     die = os.environ.get("RELIABILITY_DIE_AFTER_CLAIM")
-    dsn = os.environ.get("RELIABILITY_PG_DSN")
+    supabase_dsn = os.environ.get("RELIABILITY_SUPABASE_DSN")
 
     def open_store(settings):  # type: ignore[no-untyped-def]
-        if dsn:
-            sys.path.insert(0, str(HERE))
-            from pg_store import PgStore
+        if supabase_dsn:
+            import httpx
 
-            store = PgStore(dsn, Path(os.environ["RELIABILITY_OBJECTS_DIR"]))
+            from ml_pipeline.supabase_client import SupabaseStore
+            from tests.contract.postgrest_adapter import SupabaseEmulator
+
+            key = "reliability-test-service-key-not-a-secret"
+            http = httpx.Client(transport=httpx.MockTransport(SupabaseEmulator(supabase_dsn, key)), timeout=30)
+            store = SupabaseStore("http://supabase.reliability.test", key, http_client=http, backoff=0.05)
         else:
             store = original(settings)
         if claim_log:
@@ -115,7 +120,7 @@ def main() -> int:
         ar.Job._work = _fast_work  # type: ignore[method-assign]
     if env.get("RELIABILITY_SLOW_TRAINER"):
         _patch_slow_trainer(float(env["RELIABILITY_SLOW_TRAINER"]))
-    if env.get("RELIABILITY_CLAIM_LOG") or env.get("RELIABILITY_PG_DSN") or env.get("RELIABILITY_DIE_AFTER_CLAIM"):
+    if any(env.get(k) for k in ("RELIABILITY_CLAIM_LOG", "RELIABILITY_SUPABASE_DSN", "RELIABILITY_DIE_AFTER_CLAIM")):
         _patch_open_store()
     barrier = env.get("RELIABILITY_BARRIER")
     if barrier:

@@ -4,8 +4,8 @@ Exactly one ``auto_daily`` run exists afterwards; the other runner exits 0 and s
 Both runners are the real CLI released together by a barrier; their work is stubbed
 (``RELIABILITY_FAST_WORK``) because the race is in ``create_run`` and the once-a-day unique
 index, not in training. Local store (SQLite) and PostgreSQL (the migrations' partial unique
-index on ``run_date``; PgStore maps its unique violation to ``DailyRunExistsError`` as the
-Supabase client must).
+index on ``run_date``, reached by the real ``SupabaseStore`` through the PostgREST adapter
+of tests/contract, which must turn the unique violation into ``DailyRunExistsError``).
 """
 
 from __future__ import annotations
@@ -63,11 +63,11 @@ def test_two_nightly_runners_at_once_postgres(tmp_path: Path, pg_cluster: Any, p
         work = tmp_path / f"r{repeat}"
         db = pg_cluster.create_database(pg_cluster.unique_name(f"guard_{repeat}"), template=pg_template)
         try:
-            _check(_pair(work / "home", config, work, RELIABILITY_PG_DSN=db.dsn, RELIABILITY_OBJECTS_DIR=str(work / "objects")))
+            _check(_pair(work / "home", config, work, RELIABILITY_SUPABASE_DSN=db.dsn))
             with db.connect() as admin:
                 runs = admin.execute("select source, status, run_date::text from public.model_retraining_runs").fetchall()
         finally:
             db.drop()
         assert runs == [("auto_daily", "completed", "2026-11-20")]
-    figures.add("2b once-a-day guard, PostgreSQL", f"{REPEATS} races of 2 nightly runners",
+    figures.add("2b once-a-day guard, PostgreSQL via SupabaseStore", f"{REPEATS} races of 2 nightly runners",
                 f"{REPEATS}/{REPEATS}: exactly 1 auto_daily run (unique index on run_date); the other exited 0 saying why")

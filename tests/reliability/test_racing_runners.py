@@ -1,6 +1,8 @@
 """Scenario 1: 8 runner processes race over 200 pending requests (20 high, 120 normal,
-60 low), on the local store (SQLite, ``BEGIN IMMEDIATE``) and on PostgreSQL (through
-``public.claim_retraining_request``), 10 repeats each.
+60 low), on the local store (SQLite, ``BEGIN IMMEDIATE``) and on PostgreSQL (the real
+``SupabaseStore`` calling ``public.claim_retraining_request`` by RPC; its HTTP goes through
+tests/contract/postgrest_adapter.py, which runs each request as SQL as ``service_role``),
+10 repeats each.
 
 The runners are real processes running the real ``auto_reinforcement.main --requests-only``
 (reaper, claim loop, heartbeat thread, run log upload, fenced finish, request settlement);
@@ -136,7 +138,7 @@ def test_racing_runners_postgres(tmp_path: Path, pg_cluster: Any, pg_template: s
                         " values (%s, %s, %s, now() - interval '1 hour' + %s * interval '1 millisecond')",
                         [(u, p, f"race {repeat}", i) for i, (u, p) in enumerate(zip(users, order))],
                     )
-            log, _, elapsed = _race(work / "home", config, work, RELIABILITY_PG_DSN=db.dsn, RELIABILITY_OBJECTS_DIR=str(work / "objects"))
+            log, _, elapsed = _race(work / "home", config, work, RELIABILITY_SUPABASE_DSN=db.dsn)
             stats = _check_claim_log(log)
             with db.connect() as admin:
                 runs = _pg_rows(admin, "select id, status, source, request_id from public.model_retraining_runs")
@@ -151,7 +153,7 @@ def test_racing_runners_postgres(tmp_path: Path, pg_cluster: Any, pg_template: s
         elapsed_total += elapsed
         busiest = max(busiest, stats["runners_with_claims"])
     figures.add(
-        "1b racing runners, PostgreSQL (claim_retraining_request)", f"{REPEATS} repeats x 8 processes x 200 requests",
+        "1b racing runners, PostgreSQL (SupabaseStore -> claim_retraining_request)", f"{REPEATS} repeats x 8 processes x 200 requests",
         f"{completed // REPEATS}/200 completed each repeat, 0 duplicates, 0 left processing, priority order kept "
         f"{REPEATS}/{REPEATS}; mean {elapsed_total / REPEATS:.1f} s per repeat",
     )
