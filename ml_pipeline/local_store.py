@@ -26,7 +26,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from ml_pipeline.errors import DailyRunExistsError, LeaseLostError, StoreError
+from ml_pipeline.errors import DailyRunExistsError, LeaseLostError, StoreError, StoreUnavailableError
 from ml_pipeline.store import (
     NIGHTLY_SOURCES,
     RUN_SOURCES,
@@ -187,8 +187,8 @@ class LocalStore:
             self._enable_wal()
             self._conn.execute("PRAGMA foreign_keys = ON")
             self._conn.executescript(SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreError(
+        except (OSError, sqlite3.Error) as exc:  # like an unreachable database: exit code 2
+            raise StoreUnavailableError(
                 f"cannot open the local store in '{self.home}': {exc}; check that "
                 "ML_PIPELINE_HOME points to a writable folder"
             ) from exc

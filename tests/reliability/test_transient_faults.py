@@ -176,7 +176,7 @@ def _closed_port() -> int:
         return s.getsockname()[1]
 
 
-def test_database_unreachable_at_start(tmp_path: Path, figures: Any) -> None:
+def test_supabase_unreachable_at_start(tmp_path: Path, figures: Any) -> None:
     home = tmp_path / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SUPABASE_", "ML_PIPELINE_"))}
     env.update(PYTHONPATH=str(REPO), ML_PIPELINE_HOME=str(home), ML_PIPELINE_CONFIG=str(REPO / "model_config.yaml"),
@@ -195,3 +195,17 @@ def test_database_unreachable_at_start(tmp_path: Path, figures: Any) -> None:
     assert worst < 20, took
     figures.add("6d database unreachable at start", "2 (nightly, --requests-only)",
                 f"exit 2 in at most {worst:.1f} s, 'cannot reach SUPABASE_URL http://127.0.0.1:...', no writes")
+
+
+def test_local_store_unreachable_at_start(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the store's folder should be")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SUPABASE_", "ML_PIPELINE_"))}
+    env.update(PYTHONPATH=str(REPO), ML_PIPELINE_HOME=str(blocker / "home"), ML_PIPELINE_CONFIG=str(REPO / "model_config.yaml"))
+    t0 = time.monotonic()
+    out = subprocess.run([sys.executable, "-m", "ml_pipeline.auto_reinforcement", "--backend", "local"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2, (out.returncode, out.stderr)
+    assert "cannot open the local store" in out.stderr and "ML_PIPELINE_HOME" in out.stderr and "Traceback" not in out.stderr
+    assert time.monotonic() - t0 < 20
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["not-a-folder"]
