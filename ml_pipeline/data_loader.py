@@ -543,10 +543,10 @@ def _us(ts: datetime) -> int:
 
 @dataclass
 class _Piece:
-    """One parsed piece of a file, cut to the window: narrow columns and kept rows."""
+    """One parsed piece of a file, cut to the window: narrow columns of its window rows, kept rows."""
 
     rows: int  # rows parsed
-    ts: Any  # int64 microseconds (UTC) of the rows in the window
+    window_rows: int  # of which inside the window
     conf: Any  # float64 confidence as logged (scale not applied)
     pred: Any  # int8 class index
     actual: Any  # int8 class index, -1 = not known yet
@@ -556,15 +556,12 @@ class _Piece:
     kept_row: Any = None  # row numbers (0-based, in the piece) of the kept rows
     row0: int = 0  # row number (0-based, in the file) of the piece's first row
 
-    def __post_init__(self) -> None:
-        self.window_rows = len(self.ts)  # kept when the narrow columns are freed
-
     @classmethod
     def empty(cls, rows: int) -> "_Piece":
         """``rows`` parsed rows, none of them in the window."""
         import numpy as np
 
-        return cls(rows, np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int8), np.zeros(0, np.int8), np.zeros(0, np.uint64))
+        return cls(rows, 0, np.zeros(0), np.zeros(0, np.int8), np.zeros(0, np.int8), np.zeros(0, np.uint64))
 
 
 def _as_float(col: Any) -> Any:
@@ -583,6 +580,16 @@ def _as_text(col: Any) -> Any:
     if pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type) or pa.types.is_dictionary(col.type):
         raise _Fallback
     return col.cast(pa.string())
+
+
+def _actual_text(col: Any) -> Any:
+    """``actual_label`` as text; blank text means not known yet (null), as on the diagnostic path."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = _as_text(col)
+    blank = pc.equal(pc.utf8_trim_whitespace(text), "")
+    return pc.if_else(blank, pa.scalar(None, pa.string()), text) if pc.any(blank).as_py() else text
 
 
 def _process(batch: Any, ctx: _Ctx, *, features: bool) -> _Piece:
@@ -610,9 +617,9 @@ def _process(batch: Any, ctx: _Ctx, *, features: bool) -> _Piece:
     pred = pc.index_in(_as_text(sub.column(s.columns["predicted_label"])), value_set=classes)
     if pred.null_count:
         raise _Fallback
-    actual_text = _as_text(sub.column(s.columns["actual_label"]))
+    actual_text = _actual_text(sub.column(s.columns["actual_label"]))
     actual = pc.index_in(actual_text, value_set=classes)
-    if actual.null_count != actual_text.null_count:  # an unknown label, or blanks to normalise
+    if actual.null_count != actual_text.null_count:  # a label that is not a class
         raise _Fallback
     conf_col = _as_float(sub.column(s.columns["confidence"]))
     if conf_col.null_count:
@@ -627,7 +634,7 @@ def _process(batch: Any, ctx: _Ctx, *, features: bool) -> _Piece:
                 raise _Fallback
     h = pd.util.hash_array(ids.to_numpy(zero_copy_only=False), categorize=False) if len(ids) else np.zeros(0, np.uint64)
     piece = _Piece(
-        rows=batch.num_rows, ts=t[rows], conf=conf, pred=pred.to_numpy().astype(np.int8),
+        rows=batch.num_rows, window_rows=len(rows), conf=conf, pred=pred.to_numpy().astype(np.int8),
         actual=actual.fill_null(-1).to_numpy().astype(np.int8), hash=h,
     )
     if ctx.keep == "none" or not len(rows):
@@ -742,7 +749,10 @@ def _csv_parallel(path: Path, ctx: _Ctx, ts_type: Any) -> list[_Piece]:
                 return [_Piece.empty(len(t))] if len(t) else []
         table = pacsv.read_csv(buf, read_options=ro, convert_options=co)
         del buf
-        return [_process(batch, ctx, features=True) for batch in table.to_batches() if batch.num_rows]
+        pieces = [_process(batch, ctx, features=True) for batch in table.to_batches() if batch.num_rows]
+        del table
+        _release()  # this thread's freed parse buffers
+        return pieces
 
     try:
         first = parse(0) if len(ranges) == 1 else None
@@ -894,20 +904,23 @@ def _fast_read(path: Path, display: str, schema: LogSchema, ctx: _Ctx) -> _FastF
 
 
 def _logical_table(kept: Any, lines: Any, schema: LogSchema, scale: str) -> Any:
-    """Kept rows (file names) as the reference frame's columns, confidence in 0..1."""
+    """Kept rows (file names) as the reference frame's columns, confidence in 0..1.
+
+    ``lines=None`` leaves out ``_line``. Columns that need no conversion are not copied.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
     c = schema.columns
     conf = _as_float(kept.column(c["confidence"]))
-    cols = {
-        "_line": pa.array(lines, pa.int64()),
+    cols = {} if lines is None else {"_line": pa.array(lines, pa.int64())}
+    cols.update({
         "created_at": kept.column(c["created_at"]).cast(pa.timestamp("us", tz="UTC")),
         "prediction_id": _as_text(kept.column(c["prediction_id"])),
         "predicted_label": _as_text(kept.column(c["predicted_label"])),
-        "actual_label": _as_text(kept.column(c["actual_label"])),
+        "actual_label": _actual_text(kept.column(c["actual_label"])),
         "confidence": pc.divide(conf, 100.0) if scale == "percent" else conf,
-    }
+    })
     for f in schema.features:
         cols[f] = _as_float(kept.column(f))
     return pa.table(cols)
@@ -960,60 +973,79 @@ def _concat(pieces: list[_Piece], attr: str, dtype: Any) -> Any:
     return np.concatenate(arrays) if arrays else np.zeros(0, dtype)
 
 
-def _kept_rows(ff: _FastFile, wanted: list[Any], schema: LogSchema) -> list[Any]:
-    """For each index array in ``wanted`` (sorted, among the file's window rows), those kept rows."""
+def _kept_table(ff: _FastFile, schema: LogSchema) -> tuple[Any, Any]:
+    """The kept rows of a file (logical columns, no copy where possible) and their window-row
+    indices; the pieces let go of them."""
     import numpy as np
     import pyarrow as pa
 
-    batches, positions, lines = [], [], []
+    batches, positions = [], []
     win0 = 0
     for p in ff.pieces:
         if p.kept is not None and p.kept.num_rows:
             batches.append(p.kept)
             positions.append(p.kept_pos + win0)
-            lines.append(p.kept_row + p.row0 + ff.first_line)
+        p.kept = None
         win0 += p.window_rows
     if not batches:
-        return [None for _ in wanted]
-    kept, kept_pos, kept_line = pa.Table.from_batches(batches), np.concatenate(positions), np.concatenate(lines)
-    out = []
-    for idx in wanted:
-        at = np.searchsorted(kept_pos, idx)
-        if (at >= len(kept_pos)).any() or (kept_pos[np.minimum(at, len(kept_pos) - 1)] != idx).any():
-            raise _Fallback  # cannot happen: every selected row is kept
-        out.append(_logical_table(kept.take(pa.array(at)), kept_line[at], schema, ff.scale) if len(idx) else None)
-    return out
+        return None, np.zeros(0, np.int64)
+    table = _logical_table(pa.Table.from_batches(batches), None, schema, ff.scale)
+    return table, np.concatenate(positions)
 
 
-def _parquet_rows(ff: _FastFile, wanted: list[Any], schema: LogSchema, ctx: _Ctx) -> list[Any]:
-    """Second pass over a Parquet file: check the features of every window row and take, for
-    each sorted index array in ``wanted``, those window rows."""
+def _parquet_rows(ff: _FastFile, wanted: Any, schema: LogSchema, ctx: _Ctx) -> Any:
+    """Second pass over a Parquet file: check the features of every window row and return the
+    window rows ``wanted`` (sorted indices) with logical columns."""
     import numpy as np
     import pyarrow as pa
 
     pf, groups = ff.parquet
     ts_name = schema.columns["created_at"]
-    parts: list[list[Any]] = [[] for _ in wanted]
-    win0 = 0
+    out, win0 = [], 0
     try:
-        for _g, row0, batch in _parquet_batches(pf, groups, schema.file_columns):
+        for _g, _row0, batch in _parquet_batches(pf, groups, schema.file_columns):
             t = batch.column(ts_name).cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy()
             rows = np.flatnonzero((t >= ctx.start) & (t < ctx.end)) if ctx.start is not None else np.arange(batch.num_rows)
+            whole = len(rows) == batch.num_rows
             for f in schema.features:
-                col = _as_float(batch.column(f)).take(pa.array(rows))
+                col = _as_float(batch.column(f))
+                col = col if whole else col.take(pa.array(rows))
                 if col.null_count or (len(col) and not np.isfinite(col.to_numpy()).all()):
                     raise _Fallback(ff.display)
-            for idx, out in zip(wanted, parts):
-                lo, hi = np.searchsorted(idx, [win0, win0 + len(rows)])
-                if hi > lo:
-                    at = rows[idx[lo:hi] - win0]
-                    out.append(_logical_table(batch.take(pa.array(at)), row0 + at + ff.first_line, schema, ff.scale))
+            lo, hi = np.searchsorted(wanted, [win0, win0 + len(rows)])
+            if hi > lo:
+                out.append(batch.take(pa.array(rows[wanted[lo:hi] - win0])))
             win0 += len(rows)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OSError):
         raise _Fallback(ff.display) from None
     if win0 != ff.window_rows:
         raise _Fallback(ff.display)
-    return [pa.concat_tables(out) if out else None for out in parts]
+    return _logical_table(pa.Table.from_batches(out), None, schema, ff.scale) if out else None
+
+
+def _assemble(source: list[Any], outputs: list[tuple[Any, list[str], dict[str, Any]]]) -> list["pd.DataFrame"]:
+    """Build each output from the table in ``source`` (taken out of the list and consumed):
+    ``(indices, sort keys, extra columns)``.
+
+    Each output holds the rows at ``indices`` (with ``extra`` columns aligned to them),
+    ordered by the keys. Columns are copied one at a time and dropped from ``rows`` right
+    after, so memory holds the source and the results about once, not twice.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    rows = source.pop()
+    plans = []
+    for idx, keys, extra in outputs:
+        order = pc.sort_indices(rows.select(keys).take(pa.array(idx)), sort_keys=[(k, "ascending") for k in keys]).to_numpy()
+        plans.append((idx[order], {k: v.take(pa.array(order)) for k, v in extra.items()}, {}))
+    for name in rows.column_names:
+        col = rows.column(name)
+        rows = rows.drop_columns([name])
+        for take, _extra, cols in plans:
+            cols[name] = col.take(pa.array(take))  # allocated by pyarrow: reuses what the dropped columns freed
+        del col
+    return [_to_pandas(pa.table({**cols, **extra})) for _take, extra, cols in plans]
 
 
 @dataclass
@@ -1073,7 +1105,6 @@ def _fast_datasets(files: list[_FastFile], schema: LogSchema, ctx: _Ctx, *, wind
     """Holdout, errors and replay from the narrow columns; full rows only for the selected ones."""
     import numpy as np
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     sel = _fast_selection(files, ctx, replay_ratio, random_seed)
     err_idx, replay_idx, hold_idx = sel["err_idx"], sel["replay_idx"], sel["hold_idx"]
@@ -1088,48 +1119,46 @@ def _fast_datasets(files: list[_FastFile], schema: LogSchema, ctx: _Ctx, *, wind
     train_idx = np.union1d(err_idx, replay_idx) if enough else np.zeros(0, np.int64)
     if not enough:
         hold_idx = np.zeros(0, np.int64)
-    parts: list[list[Any]] = [[], []]
     counts = [f.window_rows for f in files]
     for p in (p for f in files for p in f.pieces):  # the narrow columns are no longer needed
-        p.ts = p.conf = p.pred = p.actual = p.hash = None
-    win0 = 0
+        p.conf = p.pred = p.actual = p.hash = None
+    wanted = np.union1d(train_idx, hold_idx)
+    tables, positions, win0 = [], [], 0
     for f, n in zip(files, counts):  # Parquet files are read again: the features of the window are checked
-        local = []
-        for idx in (train_idx, hold_idx):
-            lo, hi = np.searchsorted(idx, [win0, win0 + n])
-            local.append(idx[lo:hi] - win0)
+        lo, hi = np.searchsorted(wanted, [win0, win0 + n])
         if f.parquet is not None:
-            tables = _parquet_rows(f, local, schema, ctx)
-        elif any(len(x) for x in local):
-            tables = _kept_rows(f, local, schema)
+            table, local = _parquet_rows(f, wanted[lo:hi] - win0, schema, ctx), wanted[lo:hi] - win0
+        elif enough:
+            table, local = _kept_table(f, schema)
         else:
-            tables = [None, None]
-        for out, t in zip(parts, tables):
-            if t is not None:
-                out.append(t)
-        for p in f.pieces:
-            p.kept = None  # the selected rows are copied out: free the rest early
+            table, local = None, None
+            for p in f.pieces:
+                p.kept = None
+        if table is not None and table.num_rows:
+            tables.append(table)
+            positions.append(local + win0)
+        del table
         win0 += n
     _release()
     if not enough:
         return Datasets(data)
+    source = [pa.concat_tables(tables)]  # the only reference: _assemble frees it column by column
+    tables.clear()
+    pos = np.concatenate(positions)
 
-    def in_order(chunks: list[Any], keys: list[str], expected: int) -> Any:
-        table = pa.concat_tables(chunks) if chunks else None
-        if table is None or table.num_rows != expected:
-            raise _Fallback
-        return table.take(pc.sort_indices(table, sort_keys=[(k, "ascending") for k in keys])).drop_columns(["_line"])
+    def at(idx: Any) -> Any:
+        i = np.searchsorted(pos, idx)
+        if (i >= len(pos)).any() or (pos[np.minimum(i, len(pos) - 1)] != idx).any():
+            raise _Fallback  # cannot happen: every selected row is kept
+        return i
 
     # training_dataset.csv: errors and replay in (created_at, prediction_id) order; ids are
     # unique, so this is the order of the reference's stable sort. holdout.csv: by id.
-    is_error = np.isin(train_idx, err_idx)
-    kind = pa.array(np.where(is_error, "error", "replay").astype(object), pa.string())
-    train_tbl = pa.concat_tables(parts[0]).append_column("sample_type", kind) if parts[0] else None
-    parts[0] = [train_tbl] if train_tbl is not None else []
-    training = _to_pandas(in_order(parts[0], ["created_at", "prediction_id"], len(train_idx)))
-    parts[0] = []
-    _release()
-    holdout = _to_pandas(in_order(parts[1], ["prediction_id"], len(hold_idx)))
+    kind = pa.array(np.where(np.isin(train_idx, err_idx), "error", "replay").astype(object), pa.string())
+    training, holdout = _assemble(source, [
+        (at(train_idx), ["created_at", "prediction_id"], {"sample_type": kind}),
+        (at(hold_idx), ["prediction_id"], {}),
+    ])
     return Datasets(data, training, holdout)
 
 
