@@ -179,6 +179,14 @@ class Cancellation:
             raise CancelledError(f"cancelled: received {self.signal_name or 'a stop request'}")
 
 
+def _die_with_parent() -> None:
+    """In the trainer (Linux): get SIGTERM when the runner dies, even by SIGKILL, so no orphan trains on."""
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def minimal_env() -> dict[str, str]:
     """The trainer's environment: only ``SAFE_ENV`` (never the service key)."""
     env = {k: os.environ[k] for k in SAFE_ENV if k in os.environ}
@@ -455,7 +463,8 @@ class Job:
     def _run_trainer(self, cmd: list[str], timeout: int) -> dict[str, Any]:
         log.info("running %s", " ".join(Path(c).name if c == str(TRAINER) else c for c in cmd[1:]))
         with tempfile.TemporaryFile("w+") as err_file:
-            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err_file, text=True, env=minimal_env(), cwd=str(Path.cwd()))
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err_file, text=True, env=minimal_env(), cwd=str(Path.cwd()),
+                                    preexec_fn=_die_with_parent if sys.platform == "linux" else None)
             self.cancel.child = proc
             out_chunks: list[str] = []
             reader = threading.Thread(target=lambda: out_chunks.append(proc.stdout.read() if proc.stdout else ""), daemon=True)
