@@ -179,12 +179,17 @@ class Cancellation:
             raise CancelledError(f"cancelled: received {self.signal_name or 'a stop request'}")
 
 
-def _die_with_parent() -> None:
-    """In the trainer (Linux): get SIGTERM when the runner dies, even by SIGKILL, so no orphan trains on."""
+def _pdeathsig_setter() -> Any:
+    """A function for ``preexec_fn`` (Linux): the trainer gets SIGTERM when the runner dies, even
+    by SIGKILL, so no orphan trains on. Resolved in the parent: the child only makes one call,
+    taking no lock (preexec_fn runs between fork and exec while the heartbeat thread exists)."""
+    if sys.platform != "linux":
+        return None
     import ctypes
 
-    PR_SET_PDEATHSIG = 1
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    pr_set_pdeathsig, sigterm = 1, int(signal.SIGTERM)
+    return lambda: prctl(pr_set_pdeathsig, sigterm)
 
 
 def minimal_env() -> dict[str, str]:
@@ -464,7 +469,7 @@ class Job:
         log.info("running %s", " ".join(Path(c).name if c == str(TRAINER) else c for c in cmd[1:]))
         with tempfile.TemporaryFile("w+") as err_file:
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err_file, text=True, env=minimal_env(), cwd=str(Path.cwd()),
-                                    preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+                                    preexec_fn=_pdeathsig_setter())
             self.cancel.child = proc
             out_chunks: list[str] = []
             reader = threading.Thread(target=lambda: out_chunks.append(proc.stdout.read() if proc.stdout else ""), daemon=True)
