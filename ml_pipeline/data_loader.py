@@ -511,7 +511,7 @@ def read_log_file(path: Path, display: str, schema: LogSchema, window: Window | 
 # diagnostic path above reports. Anything unusual (a problem, an unexpected type, a
 # compressed or oddly shaped file) raises ``_Fallback`` and the diagnostic path reads the
 # file again: it decides, and its messages and results are the reference.
-CSV_CHUNK_BYTES = 4 << 20
+CSV_CHUNK_BYTES = 2 << 20
 _PY_SPACE = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
 
 
@@ -528,6 +528,7 @@ class _Ctx:
     keep: str  # "all" rows in the window, "candidates" for the datasets, or "none"
     threshold: float = 0.0
     holdout_cutoff: int = 0
+    candidate_features: bool = True  # keep the candidates' features (False: a second pass reads them)
 
     def __post_init__(self) -> None:
         w = self.window
@@ -555,6 +556,12 @@ class _Piece:
     kept_pos: Any = None  # indices of the kept rows among this piece's window rows
     kept_row: Any = None  # row numbers (0-based, in the piece) of the kept rows
     row0: int = 0  # row number (0-based, in the file) of the piece's first row
+    group: int = 0  # Parquet row group
+    # keep="candidates": the rows that may be selected (holdout, errors, correct rows)
+    cand_pos: Any = None  # their indices among this piece's window rows
+    cand_ts: Any = None  # created_at, int64 microseconds UTC
+    cand_ids: Any = None  # prediction_id, pa.StringArray
+    cand_feat: Any = None  # features, float64 array (n_features, n), unless read again later
 
     @classmethod
     def empty(cls, rows: int) -> "_Piece":
@@ -592,6 +599,28 @@ def _actual_text(col: Any) -> Any:
     return pc.if_else(blank, pa.scalar(None, pa.string()), text) if pc.any(blank).as_py() else text
 
 
+def _label_codes(col: Any, classes: Any, *, blank_is_null: bool) -> Any:
+    """Class index of each label (null: missing, or blank when ``blank_is_null``).
+
+    ``_Fallback`` for any other text that is not a class. Dictionary columns are mapped
+    through their dictionary.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_dictionary(col.type):
+        text = _actual_text(col.dictionary) if blank_is_null else _as_text(col.dictionary)
+        codes = pc.index_in(text, value_set=classes)
+        if codes.null_count != text.null_count:
+            raise _Fallback
+        return codes.take(col.indices)
+    text = _actual_text(col) if blank_is_null else _as_text(col)
+    codes = pc.index_in(text, value_set=classes)
+    if codes.null_count != text.null_count:
+        raise _Fallback
+    return codes
+
+
 def _process(batch: Any, ctx: _Ctx, *, features: bool) -> _Piece:
     """Cut one record batch to the window and check it; keep what ``ctx.keep`` asks for."""
     import numpy as np
@@ -614,23 +643,22 @@ def _process(batch: Any, ctx: _Ctx, *, features: bool) -> _Piece:
                      or pc.min(pc.utf8_length(pc.utf8_trim(ids, _PY_SPACE))).as_py() == 0):
         raise _Fallback
     classes = pa.array(s.classes, pa.string())
-    pred = pc.index_in(_as_text(sub.column(s.columns["predicted_label"])), value_set=classes)
+    pred = _label_codes(sub.column(s.columns["predicted_label"]), classes, blank_is_null=False)
     if pred.null_count:
         raise _Fallback
-    actual_text = _actual_text(sub.column(s.columns["actual_label"]))
-    actual = pc.index_in(actual_text, value_set=classes)
-    if actual.null_count != actual_text.null_count:  # a label that is not a class
-        raise _Fallback
+    actual = _label_codes(sub.column(s.columns["actual_label"]), classes, blank_is_null=True)
     conf_col = _as_float(sub.column(s.columns["confidence"]))
     if conf_col.null_count:
         raise _Fallback
     conf = conf_col.to_numpy()
     if len(conf) and not np.isfinite(conf).all():
         raise _Fallback
+    feats = []
     if features:
         for f in s.features:
             col = _as_float(sub.column(f))
-            if col.null_count or (len(col) and not np.isfinite(col.to_numpy()).all()):
+            feats.append(col.to_numpy(zero_copy_only=False))
+            if col.null_count or (len(col) and not np.isfinite(feats[-1]).all()):
                 raise _Fallback
     h = pd.util.hash_array(ids.to_numpy(zero_copy_only=False), categorize=False) if len(ids) else np.zeros(0, np.uint64)
     piece = _Piece(
@@ -651,6 +679,11 @@ def _process(batch: Any, ctx: _Ctx, *, features: bool) -> _Piece:
             train = labelled & ~((h % np.uint64(10_000)) < np.uint64(ctx.holdout_cutoff))
             low_error = train & (piece.pred != piece.actual) & ~(unit > ctx.threshold)
             keep = np.flatnonzero(labelled & ~low_error)
+        piece.cand_pos, piece.cand_ts = keep, t[rows[keep]]
+        piece.cand_ids = ids.take(pa.array(keep))
+        if ctx.candidate_features:
+            piece.cand_feat = np.stack([v[keep] for v in feats]) if feats else np.zeros((0, len(keep)))
+        return piece
     piece.kept = sub.take(pa.array(keep)) if len(keep) != len(rows) else sub
     piece.kept_pos = keep
     piece.kept_row = rows[keep]
@@ -690,6 +723,30 @@ def _csv_ranges(path: Path, size: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in zip(cuts, cuts[1:] + [size])]
 
 
+def _ordered_map(fn: Any, items: list[Any]) -> list[Any]:
+    """``[fn(x) for x in items]`` on a few threads (pyarrow releases the GIL), at most one task
+    in flight per thread so that memory stays bounded; the first exception propagates."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    workers = _workers()
+    if workers == 1 or len(items) < 2:
+        return [fn(x) for x in items]
+    out: list[Any] = []
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ml_pipeline-read") as pool:
+        pending: list[Any] = []
+        nxt = 0
+        try:
+            while nxt < len(items) or pending:
+                while nxt < len(items) and len(pending) < workers:
+                    pending.append(pool.submit(fn, items[nxt]))
+                    nxt += 1
+                out.append(pending.pop(0).result())
+        finally:
+            for f in pending:
+                f.cancel()
+    return out
+
+
 def _release() -> None:
     """Give memory that pyarrow's allocator keeps for reuse back to the system (peak RSS)."""
     import pyarrow as pa
@@ -722,7 +779,6 @@ def _csv_pieces(path: Path, fmt: str, ctx: _Ctx) -> list[_Piece]:
 def _csv_parallel(path: Path, ctx: _Ctx, ts_type: Any) -> list[_Piece]:
     """Byte ranges parsed and processed on a few threads (pyarrow releases the GIL), in order."""
     import os
-    from concurrent.futures import ThreadPoolExecutor
 
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -762,22 +818,7 @@ def _csv_parallel(path: Path, ctx: _Ctx, ts_type: Any) -> list[_Piece]:
             reader = pacsv.open_csv(fh, read_options=pacsv.ReadOptions(block_size=1 << 16),
                                     convert_options=pacsv.ConvertOptions(column_types={}, include_columns=[]))
             names.extend(reader.schema.names)
-        out: list[_Piece] = []
-        workers = _workers()
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="csv") as pool:
-            pending = []
-            nxt = 0
-            while nxt < len(ranges) or pending:
-                while nxt < len(ranges) and len(pending) < workers + 1:
-                    pending.append(pool.submit(parse, nxt))
-                    nxt += 1
-                fut = pending.pop(0)
-                try:
-                    out.extend(fut.result())
-                except BaseException:
-                    for f in pending:
-                        f.cancel()
-                    raise
+        out = [p for pieces in _ordered_map(parse, list(range(len(ranges)))) for p in pieces]
         return out
     finally:
         os.close(fd)
@@ -788,7 +829,7 @@ def _parquet_plan(path: Path, ctx: _Ctx) -> tuple[Any, list[int], int]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    pf = pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)  # small read buffers: less memory
+    pf = _open_parquet(path, ctx)
     md = pf.metadata
     ts_name = ctx.schema.columns["created_at"]
     field_type = pf.schema_arrow.field(ts_name).type
@@ -801,12 +842,29 @@ def _parquet_plan(path: Path, ctx: _Ctx) -> tuple[Any, list[int], int]:
         if rg.num_rows == 0:
             continue
         st = rg.column(j).statistics if ctx.start is not None else None
-        if st is not None and st.has_min_max and st.has_null_count and st.null_count == 0:
-            lo, hi = (pa.array([st.min, st.max], field_type).cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_pylist())
+        if st is not None and st.has_min_max and st.has_null_count and st.null_count == 0 and st.physical_type == "INT64":
+            lo, hi = _raw_us(st.min_raw, field_type.unit, floor=True), _raw_us(st.max_raw, field_type.unit, floor=False)
             if hi < ctx.start or lo >= ctx.end:
                 continue  # every row is outside the window and has a valid timestamp
         groups.append(g)
     return pf, groups, md.num_rows
+
+
+def _open_parquet(path: Path, ctx: _Ctx) -> Any:
+    """A ParquetFile with small read buffers (less memory); labels as dictionaries when only
+    their class is needed (no text to build). One per thread."""
+    import pyarrow.parquet as pq
+
+    c = ctx.schema.columns
+    labels = [c["predicted_label"], c["actual_label"]] if ctx.keep == "candidates" else None
+    return pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20, read_dictionary=labels)
+
+
+def _raw_us(value: int, unit: str, *, floor: bool) -> int:
+    """A raw Parquet timestamp statistic in microseconds, rounded outwards (naive = UTC)."""
+    if unit == "ns":
+        return value // 1000 if floor else -(-value // 1000)
+    return value * {"s": 1_000_000, "ms": 1_000, "us": 1}[unit]
 
 
 def _parquet_batches(pf: Any, groups: list[int], columns: list[str]) -> Iterator[tuple[int, int, Any]]:
@@ -817,7 +875,7 @@ def _parquet_batches(pf: Any, groups: list[int], columns: list[str]) -> Iterator
         starts.append(starts[-1] + md.row_group(g).num_rows)
     for g in groups:
         row0 = starts[g]
-        for batch in pf.iter_batches(batch_size=65_536, row_groups=[g], columns=columns, use_threads=True):
+        for batch in pf.iter_batches(batch_size=65_536, row_groups=[g], columns=columns, use_threads=False):
             if batch.num_rows:
                 yield g, row0, batch
             row0 += batch.num_rows
@@ -836,7 +894,7 @@ class _FastFile:
     rows_read: int
     pieces: list[_Piece]
     scale: str  # resolved confidence scale: "unit" or "percent"
-    parquet: Any = None  # (ParquetFile, row groups) for the second pass
+    parquet: Any = None  # (path, [(row group, first window row, window rows)]) for the second pass
 
     @property
     def first_line(self) -> int:
@@ -860,17 +918,27 @@ def _fast_read(path: Path, display: str, schema: LogSchema, ctx: _Ctx) -> _FastF
     parquet = None
     try:
         if fmt == "parquet":
-            pf, groups, rows_read = _parquet_plan(path, ctx)
+            _pf, groups, rows_read = _parquet_plan(path, ctx)
             two_pass = ctx.keep == "candidates"
             cols = _narrow_columns(schema) if two_pass else schema.file_columns
-            first = replace(ctx, keep="none") if two_pass else ctx
-            pieces = []
-            for _g, row0, batch in _parquet_batches(pf, groups, cols):
-                p = _process(batch, first, features=not two_pass)
-                p.row0 = row0
-                pieces.append(p)
+            first = replace(ctx, candidate_features=False) if two_pass else ctx
+
+            def read_group(g: int) -> list[_Piece]:
+                out = []
+                for _g, row0, batch in _parquet_batches(_open_parquet(path, ctx), [g], cols):
+                    p = _process(batch, first, features=not two_pass)
+                    p.row0, p.group = row0, g
+                    out.append(p)
+                return out
+
+            pieces = [p for ps in _ordered_map(read_group, groups) for p in ps]
             if two_pass:
-                parquet = (pf, groups)
+                spans, win0 = {}, 0
+                for p in pieces:
+                    lo, n = spans.get(p.group, (win0, 0))
+                    spans[p.group] = (lo, n + p.window_rows)
+                    win0 += p.window_rows
+                parquet = (path, [(g, *spans.get(g, (win0, 0))) for g in groups])
         else:
             pieces = _csv_pieces(path, fmt, ctx)
             rows_read = 0
@@ -967,85 +1035,53 @@ def _read_fast_or_diagnose(src: "LogSource", schema: LogSchema, window: Window |
 
 
 def _concat(pieces: list[_Piece], attr: str, dtype: Any) -> Any:
+    """One narrow column of every piece, concatenated; the pieces let go of theirs."""
     import numpy as np
 
     arrays = [getattr(p, attr) for p in pieces]
-    return np.concatenate(arrays) if arrays else np.zeros(0, dtype)
+    for p in pieces:
+        setattr(p, attr, None)
+    out = np.concatenate(arrays) if arrays else np.zeros(0, dtype)
+    arrays.clear()
+    return out
 
 
-def _kept_table(ff: _FastFile, schema: LogSchema) -> tuple[Any, Any]:
-    """The kept rows of a file (logical columns, no copy where possible) and their window-row
-    indices; the pieces let go of them."""
+def _parquet_features(ff: _FastFile, targets: list[tuple[Any, Any, Any]], schema: LogSchema, ctx: _Ctx) -> None:
+    """Second pass over a Parquet file: timestamps and features only. Checks the features of
+    every window row and, for each ``(window rows, places, array)`` in ``targets``, writes
+    those rows' features to ``array[:, places]``."""
     import numpy as np
     import pyarrow as pa
 
-    batches, positions = [], []
-    win0 = 0
-    for p in ff.pieces:
-        if p.kept is not None and p.kept.num_rows:
-            batches.append(p.kept)
-            positions.append(p.kept_pos + win0)
-        p.kept = None
-        win0 += p.window_rows
-    if not batches:
-        return None, np.zeros(0, np.int64)
-    table = _logical_table(pa.Table.from_batches(batches), None, schema, ff.scale)
-    return table, np.concatenate(positions)
-
-
-def _parquet_rows(ff: _FastFile, wanted: Any, schema: LogSchema, ctx: _Ctx) -> Any:
-    """Second pass over a Parquet file: check the features of every window row and return the
-    window rows ``wanted`` (sorted indices) with logical columns."""
-    import numpy as np
-    import pyarrow as pa
-
-    pf, groups = ff.parquet
+    path, groups = ff.parquet
     ts_name = schema.columns["created_at"]
-    out, win0 = [], 0
-    try:
-        for _g, _row0, batch in _parquet_batches(pf, groups, schema.file_columns):
+
+    def group(spec: tuple[int, int, int]) -> int:
+        g, win0, expected = spec
+        seen = 0
+        for _g, _row0, batch in _parquet_batches(_open_parquet(path, ctx), [g], [ts_name, *schema.features]):
             t = batch.column(ts_name).cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy()
             rows = np.flatnonzero((t >= ctx.start) & (t < ctx.end)) if ctx.start is not None else np.arange(batch.num_rows)
             whole = len(rows) == batch.num_rows
-            for f in schema.features:
+            at = win0 + seen
+            spans = [(np.searchsorted(idx, [at, at + len(rows)]), idx, places, out) for idx, places, out in targets]
+            for j, f in enumerate(schema.features):
                 col = _as_float(batch.column(f))
                 col = col if whole else col.take(pa.array(rows))
-                if col.null_count or (len(col) and not np.isfinite(col.to_numpy()).all()):
+                values = col.to_numpy(zero_copy_only=False)
+                if col.null_count or (len(values) and not np.isfinite(values).all()):
                     raise _Fallback(ff.display)
-            lo, hi = np.searchsorted(wanted, [win0, win0 + len(rows)])
-            if hi > lo:
-                out.append(batch.take(pa.array(rows[wanted[lo:hi] - win0])))
-            win0 += len(rows)
+                for (lo, hi), idx, places, out in spans:
+                    out[j, places[lo:hi]] = values[idx[lo:hi] - at]
+            seen += len(rows)
+        return seen - expected
+
+    try:
+        mismatch = _ordered_map(group, groups)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OSError):
         raise _Fallback(ff.display) from None
-    if win0 != ff.window_rows:
+    if any(mismatch):
         raise _Fallback(ff.display)
-    return _logical_table(pa.Table.from_batches(out), None, schema, ff.scale) if out else None
-
-
-def _assemble(source: list[Any], outputs: list[tuple[Any, list[str], dict[str, Any]]]) -> list["pd.DataFrame"]:
-    """Build each output from the table in ``source`` (taken out of the list and consumed):
-    ``(indices, sort keys, extra columns)``.
-
-    Each output holds the rows at ``indices`` (with ``extra`` columns aligned to them),
-    ordered by the keys. Columns are copied one at a time and dropped from ``rows`` right
-    after, so memory holds the source and the results about once, not twice.
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    rows = source.pop()
-    plans = []
-    for idx, keys, extra in outputs:
-        order = pc.sort_indices(rows.select(keys).take(pa.array(idx)), sort_keys=[(k, "ascending") for k in keys]).to_numpy()
-        plans.append((idx[order], {k: v.take(pa.array(order)) for k, v in extra.items()}, {}))
-    for name in rows.column_names:
-        col = rows.column(name)
-        rows = rows.drop_columns([name])
-        for take, _extra, cols in plans:
-            cols[name] = col.take(pa.array(take))  # allocated by pyarrow: reuses what the dropped columns freed
-        del col
-    return [_to_pandas(pa.table({**cols, **extra})) for _take, extra, cols in plans]
 
 
 @dataclass
@@ -1067,13 +1103,18 @@ def _fast_selection(files: list[_FastFile], ctx: _Ctx, replay_ratio: float, rand
     import pandas as pd
 
     pieces = [p for f in files for p in f.pieces]
-    pred, act = _concat(pieces, "pred", np.int8), _concat(pieces, "actual", np.int8)
     h = _concat(pieces, "hash", np.uint64)
     if len(files) > 1:
         hs = np.sort(h)
         if len(hs) > 1 and (hs[1:] == hs[:-1]).any():
             raise _Fallback  # the same prediction on two days: the reference path words it
-    unit = np.concatenate([(p.conf / 100.0 if f.scale == "percent" else p.conf) for f in files for p in f.pieces]) if pieces else np.zeros(0)
+        del hs
+    for f in files:
+        if f.scale == "percent":
+            for p in f.pieces:
+                p.conf = p.conf / 100.0
+    unit = _concat(pieces, "conf", np.float64)
+    pred, act = _concat(pieces, "pred", np.int8), _concat(pieces, "actual", np.int8)
     labelled = act >= 0
     hold = labelled & ((h % np.uint64(10_000)) < np.uint64(ctx.holdout_cutoff))
     train = labelled & ~hold
@@ -1097,17 +1138,22 @@ def _fast_selection(files: list[_FastFile], ctx: _Ctx, replay_ratio: float, rand
         "errors_by_class": {str(k): int(v) for k, v in by_class.items()} if by_class is not None else {},
         "errors_by_band": _bands(unit[err_idx], ctx.threshold) if len(err_idx) else {},
         "accuracy": float((pred[labelled] == act[labelled]).mean()) if labelled.any() else None,
+        "unit": unit, "pred": pred, "actual": act,
     }
 
 
 def _fast_datasets(files: list[_FastFile], schema: LogSchema, ctx: _Ctx, *, window: Window, min_samples: int,
                    replay_ratio: float, random_seed: int, rows_read: int, sources: list[str], materialise: bool) -> Datasets:
-    """Holdout, errors and replay from the narrow columns; full rows only for the selected ones."""
+    """Holdout, errors and replay from the narrow columns; the output tables are filled in their
+    final order straight from what was kept (features of CSV candidates) or read again
+    (Parquet features), so memory holds them about once."""
     import numpy as np
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     sel = _fast_selection(files, ctx, replay_ratio, random_seed)
     err_idx, replay_idx, hold_idx = sel["err_idx"], sel["replay_idx"], sel["hold_idx"]
+    unit, pred, act = sel.pop("unit"), sel.pop("pred"), sel.pop("actual")
     data = RetrainingData(
         window=window, rows_read=rows_read, rows_in_window=sel["rows_in_window"], labelled=sel["labelled"],
         holdout_size=len(hold_idx), error_count=len(err_idx),
@@ -1116,50 +1162,74 @@ def _fast_datasets(files: list[_FastFile], schema: LogSchema, ctx: _Ctx, *, wind
         accuracy_in_window=sel["accuracy"], sources=list(sources),
     )
     enough = len(err_idx) >= min_samples and materialise
-    train_idx = np.union1d(err_idx, replay_idx) if enough else np.zeros(0, np.int64)
-    if not enough:
-        hold_idx = np.zeros(0, np.int64)
-    counts = [f.window_rows for f in files]
-    for p in (p for f in files for p in f.pieces):  # the narrow columns are no longer needed
-        p.conf = p.pred = p.actual = p.hash = None
-    wanted = np.union1d(train_idx, hold_idx)
-    tables, positions, win0 = [], [], 0
-    for f, n in zip(files, counts):  # Parquet files are read again: the features of the window are checked
-        lo, hi = np.searchsorted(wanted, [win0, win0 + n])
+    pieces = [p for f in files for p in f.pieces if p.cand_pos is not None and len(p.cand_pos)]
+    offsets, win0 = {}, 0
+    for p in (p for f in files for p in f.pieces):
+        offsets[id(p)] = win0
+        win0 += p.window_rows
+    if enough and pieces:
+        cand_pos = np.concatenate([p.cand_pos + offsets[id(p)] for p in pieces])
+        cand_ts = np.concatenate([p.cand_ts for p in pieces])
+        cand_ids = pa.chunked_array([p.cand_ids for p in pieces], pa.string())
+    else:
+        cand_pos, cand_ts, cand_ids = np.zeros(0, np.int64), np.zeros(0, np.int64), pa.chunked_array([], pa.string())
+    for p in (p for f in files for p in f.pieces):
+        p.conf = p.pred = p.actual = p.hash = p.cand_ts = p.cand_ids = None
+        if not enough:
+            p.cand_feat = None
+
+    outputs = []
+    if enough:
+        classes = pa.array(schema.classes, pa.string())
+        train_idx = np.union1d(err_idx, replay_idx)
+        kinds = np.where(np.isin(train_idx, err_idx), "error", "replay").astype(object)
+        # training_dataset.csv: errors and replay in (created_at, prediction_id) order; ids are
+        # unique, so this is the order of the reference's stable sort. holdout.csv: by id.
+        for idx, keys, extra in ((train_idx, ["created_at", "prediction_id"], {"sample_type": kinds}), (hold_idx, ["prediction_id"], {})):
+            ci = np.searchsorted(cand_pos, idx)
+            if (ci >= len(cand_pos)).any() or (cand_pos[np.minimum(ci, len(cand_pos) - 1)] != idx).any():
+                raise _Fallback  # cannot happen: every selected row is a candidate
+            ts = pa.array(cand_ts[ci], pa.int64()).cast(pa.timestamp("us", tz="UTC"))
+            ids = cand_ids.take(pa.array(ci))
+            order = pc.sort_indices(pa.table({"created_at": ts, "prediction_id": ids}), sort_keys=[(k, "ascending") for k in keys]).to_numpy()
+            places = np.empty(len(order), np.int64)
+            places[order] = np.arange(len(order))
+            cols = {
+                "created_at": ts.take(pa.array(order)), "prediction_id": ids.take(pa.array(order)),
+                "predicted_label": classes.take(pa.array(pred[idx][order])), "actual_label": classes.take(pa.array(act[idx][order])),
+                "confidence": pa.array(unit[idx][order]),
+            }
+            extra = {k: pa.array(v[order], pa.string()) for k, v in extra.items()}
+            outputs.append((idx, ci, places, cols, np.empty((len(schema.features), len(idx))), extra))
+    del unit, pred, act, cand_ts, cand_ids
+
+    # Features: from the candidates kept while reading (CSV), or read again (Parquet, which
+    # also checks them then).
+    c0 = win0 = 0
+    for f in files:
         if f.parquet is not None:
-            table, local = _parquet_rows(f, wanted[lo:hi] - win0, schema, ctx), wanted[lo:hi] - win0
-        elif enough:
-            table, local = _kept_table(f, schema)
-        else:
-            table, local = None, None
-            for p in f.pieces:
-                p.kept = None
-        if table is not None and table.num_rows:
-            tables.append(table)
-            positions.append(local + win0)
-        del table
-        win0 += n
+            targets = []
+            for idx, _ci, places, _cols, feats, _extra in outputs:
+                lo, hi = np.searchsorted(idx, [win0, win0 + f.window_rows])
+                targets.append((idx[lo:hi] - win0, places[lo:hi], feats))
+            _parquet_features(f, targets, schema, ctx)
+        win0 += f.window_rows
+        for p in f.pieces:
+            n_cand = len(p.cand_pos) if p.cand_pos is not None else 0
+            if p.cand_feat is not None:
+                for _idx, ci, places, _cols, feats, _extra in outputs:
+                    lo, hi = np.searchsorted(ci, [c0, c0 + n_cand])
+                    feats[:, places[lo:hi]] = p.cand_feat[:, ci[lo:hi] - c0]
+            p.cand_feat = p.cand_pos = None
+            c0 += n_cand
     _release()
     if not enough:
         return Datasets(data)
-    source = [pa.concat_tables(tables)]  # the only reference: _assemble frees it column by column
-    tables.clear()
-    pos = np.concatenate(positions)
-
-    def at(idx: Any) -> Any:
-        i = np.searchsorted(pos, idx)
-        if (i >= len(pos)).any() or (pos[np.minimum(i, len(pos) - 1)] != idx).any():
-            raise _Fallback  # cannot happen: every selected row is kept
-        return i
-
-    # training_dataset.csv: errors and replay in (created_at, prediction_id) order; ids are
-    # unique, so this is the order of the reference's stable sort. holdout.csv: by id.
-    kind = pa.array(np.where(np.isin(train_idx, err_idx), "error", "replay").astype(object), pa.string())
-    training, holdout = _assemble(source, [
-        (at(train_idx), ["created_at", "prediction_id"], {"sample_type": kind}),
-        (at(hold_idx), ["prediction_id"], {}),
-    ])
-    return Datasets(data, training, holdout)
+    frames = []
+    for _idx, _ci, _places, cols, feats, extra in outputs:
+        cols.update({name: pa.array(feats[j]) for j, name in enumerate(schema.features)})
+        frames.append(_to_pandas(pa.table({**cols, **extra})))
+    return Datasets(data, frames[0], frames[1])
 
 
 # --------------------------------------------------------------------------- sources
