@@ -397,6 +397,8 @@ class LocalStore:
 
     def reap_stale_runs(self, lease_seconds: int, max_attempts: int) -> list[str]:
         """Fail runs whose runner stopped sending heartbeats; re-queue their requests."""
+        if lease_seconds <= 0 or max_attempts < 1:
+            raise StoreError(f"reap_stale_runs: lease_seconds must be > 0 and max_attempts >= 1, got {lease_seconds}, {max_attempts}")
         now = utcnow()
         cutoff = _ts(now - timedelta(seconds=lease_seconds))
         message = f"runner lost: no heartbeat for more than {lease_seconds} s"

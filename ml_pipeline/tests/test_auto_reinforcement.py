@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from datetime import timedelta
 
 import pytest
@@ -171,7 +172,8 @@ def test_lost_lease_writes_nothing(seeded, settings):
     seeded.create_request(USER_A, None, "normal")
     j = job(settings, seeded)
     claim = seeded.claim_next_request(runner=j.runner, lease_token="tok", as_of=AS_OF)
-    seeded.reap_stale_runs(lease_seconds=-1, max_attempts=3)  # another runner reaps it now
+    time.sleep(1.05)
+    assert seeded.reap_stale_runs(lease_seconds=1, max_attempts=3) == [claim.run.id]  # another runner reaps it
     j.execute(claim.run, "tok", fine_tune=True, lookback_days=None, request_id=claim.request.id, attempts=1)
     assert j.exit_code() == 1 and j.lease_lost
     assert seeded.get_run(claim.run.id).status == "failed"  # as the reaper left it
