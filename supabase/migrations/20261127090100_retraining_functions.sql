@@ -187,7 +187,7 @@ begin
 
     if not exists (select 1 from public.model_versions as v where v.version = p_version) then
         raise exception 'promote_model_version: model version % does not exist', p_version
-            using errcode = 'P0002';
+            using errcode = 'P0001';
     end if;
 
     update public.model_versions as v
