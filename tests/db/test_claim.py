@@ -366,7 +366,7 @@ def test_promote_first_champion_and_unknown_version(
 ) -> None:
     v1 = _add_version(admin)
     service.execute("select public.promote_model_version(%s)", [v1])
-    with pytest.raises(errors.NoDataFound):
+    with pytest.raises(errors.RaiseException):
         service.execute("select public.promote_model_version(999)")
     assert dict(admin.execute("select version, status from public.model_versions").fetchall()) == {v1: "champion"}
 
