@@ -75,6 +75,15 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 class Registry:
     """Versions of the model in one store; a local cache of verified files."""
 
@@ -115,7 +124,7 @@ class Registry:
         if not mv.storage_path:
             raise IntegrityError(f"model v{mv.version} has no storage path")
         dest = self.cache_dir / f"v{mv.version}" / "model.joblib"
-        if not (dest.is_file() and _sha256_path(dest) == mv.sha256):
+        if not (dest.is_file() and sha256_file(dest) == mv.sha256):
             data = self.store.get_object(BUCKET_MODELS, mv.storage_path)
             actual = sha256_bytes(data)
             if actual != mv.sha256:
@@ -135,7 +144,7 @@ class Registry:
         import joblib
 
         path = self.fetch(mv)
-        if _sha256_path(path) != mv.sha256:  # re-check the exact bytes about to be loaded
+        if sha256_file(path) != mv.sha256:  # re-check the exact bytes about to be loaded
             raise IntegrityError(f"model v{mv.version} changed on disk while loading; refusing it")
         return joblib.load(path)
 
@@ -198,14 +207,6 @@ class Registry:
         assert mv.storage_path
         self.store.put_object(BUCKET_MODELS, mv.storage_path, data)
         return self.promote(mv.version), notice
-
-
-def _sha256_path(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 # --------------------------------------------------------------------------- CLI

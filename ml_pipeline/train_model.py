@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import hashlib
 import json
 import logging
 import os
@@ -38,6 +37,7 @@ from ml_pipeline.config import (  # noqa: E402
     METRICS,
 )
 from ml_pipeline.errors import ConfigError, EvaluationLogError, PipelineError, TrainingError, describe  # noqa: E402
+from ml_pipeline.registry import sha256_file  # noqa: E402
 
 log = logging.getLogger("ml_pipeline.train_model")
 
@@ -136,15 +136,6 @@ def evaluate(model: Any, X: Any, y: Any) -> dict[str, float]:
     pred = model.predict(X)
     p, r, f, _ = precision_recall_fscore_support(y, pred, average="macro", zero_division=0)
     return {"accuracy": round(float(accuracy_score(y, pred)), 6), "precision": round(float(p), 6), "recall": round(float(r), 6), "f1_score": round(float(f), 6)}
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def load_verified_model(path: Path, expected_sha256: str | None) -> Any:

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from ml_pipeline.data_loader import collect_retraining_data
-from ml_pipeline.train_model import main, sha256_file
+from ml_pipeline.registry import sha256_file
+from ml_pipeline.train_model import main
 
 from .conftest import AS_OF, CONFIG, REPO, put_log
 
