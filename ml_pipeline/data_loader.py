@@ -556,7 +556,7 @@ class _Piece:
     kept_pos: Any = None  # indices of the kept rows among this piece's window rows
     kept_row: Any = None  # row numbers (0-based, in the piece) of the kept rows
     row0: int = 0  # row number (0-based, in the file) of the piece's first row
-    group: int = 0  # Parquet row group
+    group: int = 0  # Parquet row group or CSV byte range
     # keep="candidates": the rows that may be selected (holdout, errors, correct rows)
     cand_pos: Any = None  # their indices among this piece's window rows
     cand_ts: Any = None  # created_at, int64 microseconds UTC
@@ -690,12 +690,16 @@ def _process(batch: Any, ctx: _Ctx, *, features: bool) -> _Piece:
     return piece
 
 
-def _csv_options(schema: LogSchema, ts_type: Any, names: list[str] | None, block: int) -> tuple[Any, Any]:
+def _csv_options(schema: LogSchema, ts_type: Any, names: list[str] | None, block: int,
+                 columns: list[str] | None = None) -> tuple[Any, Any]:
+    """Read and convert options of the typed fast path (``columns``: default every needed one)."""
     import pyarrow.csv as pacsv
 
+    columns = schema.file_columns if columns is None else columns
+    types = _arrow_types(schema, True, ts_type)
     ro = pacsv.ReadOptions(block_size=block, use_threads=False, column_names=names)
     co = pacsv.ConvertOptions(
-        include_columns=schema.file_columns, column_types=_arrow_types(schema, True, ts_type),
+        include_columns=columns, column_types={c: types[c] for c in columns},
         strings_can_be_null=True, quoted_strings_can_be_null=False,
     )
     return ro, co
@@ -760,68 +764,95 @@ def _workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def _csv_pieces(path: Path, fmt: str, ctx: _Ctx) -> list[_Piece]:
-    """Parse a CSV file (typed) into window-cut pieces, trying naive then aware timestamps."""
+def _csv_pieces(path: Path, fmt: str, ctx: _Ctx) -> tuple[list[_Piece], Any]:
+    """Parse a CSV file (typed) into window-cut pieces, trying naive then aware timestamps.
+
+    Returns the pieces and, when the candidates' features are left for a second pass
+    (plain CSV), what that pass needs: ``(ranges, column names, timestamp type)``.
+    """
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
     for ts_type in _timestamp_chain():
         try:
-            if fmt == "csv.gz":
+            if fmt == "csv.gz":  # one stream: no byte ranges, no second pass
                 ro, co = _csv_options(ctx.schema, ts_type, None, BATCH_BYTES)
-                return [_process(b, ctx, features=True) for b in pacsv.open_csv(path, read_options=ro, convert_options=co) if b.num_rows]
+                reader = pacsv.open_csv(path, read_options=ro, convert_options=co)
+                return [_process(b, ctx, features=True) for b in reader if b.num_rows], None
             return _csv_parallel(path, ctx, ts_type)
         except pa.ArrowInvalid:
             continue
     raise _Fallback
 
 
-def _csv_parallel(path: Path, ctx: _Ctx, ts_type: Any) -> list[_Piece]:
-    """Byte ranges parsed and processed on a few threads (pyarrow releases the GIL), in order."""
+def _csv_header(path: Path) -> list[str]:
+    import pyarrow.csv as pacsv
+
+    with open(path, "rb") as fh:
+        reader = pacsv.open_csv(fh, read_options=pacsv.ReadOptions(block_size=1 << 16),
+                                convert_options=pacsv.ConvertOptions(column_types={}, include_columns=[]))
+        return list(reader.schema.names)
+
+
+def _csv_range(path: Path, fd: int, spec: tuple[int, int, int], ctx: _Ctx, ts_type: Any, names: list[str],
+               columns: list[str], *, skip_outside: bool = True) -> tuple[Any, Any]:
+    """Byte range ``(index, start, end)`` as a table of ``columns``, and its row count. With
+    ``skip_outside``, None when no row of it is in the window (then only its timestamps
+    were converted, and checked)."""
     import os
 
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
+    i, a, b = spec
+    buf = pa.py_buffer(os.pread(fd, b - a, a))
+    ts_name = ctx.schema.columns["created_at"]
+    if ctx.start is not None and skip_outside:
+        ro, co = _csv_options(ctx.schema, ts_type, names if i else None, len(buf) + 1, [ts_name])
+        ts = pacsv.read_csv(buf, read_options=ro, convert_options=co).column(0)
+        if ts.null_count:
+            raise _Fallback
+        t = ts.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy()
+        if not ((t >= ctx.start) & (t < ctx.end)).any():
+            return None, len(t)
+    ro, co = _csv_options(ctx.schema, ts_type, names if i else None, len(buf) + 1, columns)
+    table = pacsv.read_csv(buf, read_options=ro, convert_options=co)
+    return table, table.num_rows
+
+
+def _csv_parallel(path: Path, ctx: _Ctx, ts_type: Any) -> tuple[list[_Piece], Any]:
+    """Byte ranges parsed and processed on a few threads (pyarrow releases the GIL), in order.
+
+    Timestamps first (one converted column): a range with no row in the window is not
+    converted further; rows outside the window are only checked for their timestamps, as
+    on the diagnostic path. Without ``ctx.candidate_features`` the features are not
+    converted here at all (a second pass reads the ranges that hold selected rows).
+    """
+    import os
+
     ranges = _csv_ranges(path, path.stat().st_size)
-    names: list[str] = []
+    specs = [(i, a, b) for i, (a, b) in enumerate(ranges)]
+    names = _csv_header(path) if len(ranges) > 1 else []
+    narrow = not ctx.candidate_features and ctx.keep == "candidates"
+    columns = _narrow_columns(ctx.schema) if narrow else ctx.schema.file_columns
     fd = os.open(path, os.O_RDONLY)
 
-    def parse(i: int) -> list[_Piece]:
-        a, b = ranges[i]
-        buf = pa.py_buffer(os.pread(fd, b - a, a))
-        ro, co = _csv_options(ctx.schema, ts_type, names if i else None, len(buf) + 1)
-        if ctx.start is not None:
-            # Timestamps first (cheap: one converted column); a range with no row in the
-            # window is not converted further. Rows outside the window are only checked
-            # for their timestamps, as on the diagnostic path.
-            ts_only = pacsv.ConvertOptions(include_columns=[ctx.schema.columns["created_at"]], column_types=co.column_types,
-                                           strings_can_be_null=True, quoted_strings_can_be_null=False)
-            ts = pacsv.read_csv(buf, read_options=ro, convert_options=ts_only).column(0)
-            if ts.null_count:
-                raise _Fallback
-            t = ts.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy()
-            if not ((t >= ctx.start) & (t < ctx.end)).any():
-                return [_Piece.empty(len(t))] if len(t) else []
-        table = pacsv.read_csv(buf, read_options=ro, convert_options=co)
-        del buf
-        pieces = [_process(batch, ctx, features=True) for batch in table.to_batches() if batch.num_rows]
+    def parse(spec: tuple[int, int, int]) -> list[_Piece]:
+        table, n = _csv_range(path, fd, spec, ctx, ts_type, names, columns)
+        if table is None:
+            return [_Piece.empty(n)] if n else []
+        pieces = [_process(batch, ctx, features=not narrow) for batch in table.to_batches() if batch.num_rows]
         del table
+        for p in pieces:
+            p.group = spec[0]
         _release()  # this thread's freed parse buffers
         return pieces
 
     try:
-        first = parse(0) if len(ranges) == 1 else None
-        if first is not None:
-            return first
-        with open(path, "rb") as fh:  # column names for the ranges after the header
-            reader = pacsv.open_csv(fh, read_options=pacsv.ReadOptions(block_size=1 << 16),
-                                    convert_options=pacsv.ConvertOptions(column_types={}, include_columns=[]))
-            names.extend(reader.schema.names)
-        out = [p for pieces in _ordered_map(parse, list(range(len(ranges)))) for p in pieces]
-        return out
+        pieces = [p for ps in _ordered_map(parse, specs) for p in ps]
     finally:
         os.close(fd)
+    return pieces, ((specs, names, ts_type) if narrow else None)
 
 
 def _parquet_plan(path: Path, ctx: _Ctx) -> tuple[Any, list[int], int]:
@@ -881,6 +912,17 @@ def _parquet_batches(pf: Any, groups: list[int], columns: list[str]) -> Iterator
             row0 += batch.num_rows
 
 
+def _units(pieces: list[_Piece]) -> list[tuple[int, int, int]]:
+    """(group, first window row, window rows) of each group that has window rows, in order."""
+    spans: dict[int, list[int]] = {}
+    win0 = 0
+    for p in pieces:
+        if p.window_rows:
+            spans.setdefault(p.group, [win0, 0])[1] += p.window_rows
+        win0 += p.window_rows
+    return [(g, lo, n) for g, (lo, n) in spans.items()]
+
+
 def _narrow_columns(schema: LogSchema) -> list[str]:
     return [schema.columns[c] for c in LOGICAL_COLUMNS]
 
@@ -894,7 +936,11 @@ class _FastFile:
     rows_read: int
     pieces: list[_Piece]
     scale: str  # resolved confidence scale: "unit" or "percent"
-    parquet: Any = None  # (path, [(row group, first window row, window rows)]) for the second pass
+    path: Path | None = None
+    # The second pass, when the candidates' features were not kept: ("parquet", None, units)
+    # or ("csv", (byte ranges, column names, timestamp type), units); a unit is
+    # (row group or range index, its first window row, its window rows).
+    second: Any = None
 
     @property
     def first_line(self) -> int:
@@ -915,7 +961,7 @@ def _fast_read(path: Path, display: str, schema: LogSchema, ctx: _Ctx) -> _FastF
     if size > schema.max_bytes:
         raise _Fallback  # the diagnostic path words the refusal
     _check_header(path, display, fmt, schema)
-    parquet = None
+    second = None
     try:
         if fmt == "parquet":
             _pf, groups, rows_read = _parquet_plan(path, ctx)
@@ -933,17 +979,15 @@ def _fast_read(path: Path, display: str, schema: LogSchema, ctx: _Ctx) -> _FastF
 
             pieces = [p for ps in _ordered_map(read_group, groups) for p in ps]
             if two_pass:
-                spans, win0 = {}, 0
-                for p in pieces:
-                    lo, n = spans.get(p.group, (win0, 0))
-                    spans[p.group] = (lo, n + p.window_rows)
-                    win0 += p.window_rows
-                parquet = (path, [(g, *spans.get(g, (win0, 0))) for g in groups])
+                second = ("parquet", None, _units(pieces))
         else:
-            pieces = _csv_pieces(path, fmt, ctx)
+            first = replace(ctx, candidate_features=False) if ctx.keep == "candidates" and fmt == "csv" else ctx
+            pieces, csv_pass = _csv_pieces(path, fmt, first)
             rows_read = 0
             for p in pieces:
                 p.row0, rows_read = rows_read, rows_read + p.rows
+            if csv_pass is not None:
+                second = ("csv", csv_pass, _units(pieces))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OSError, KeyError):
         raise _Fallback from None
     if rows_read == 0:
@@ -968,7 +1012,7 @@ def _fast_read(path: Path, display: str, schema: LogSchema, ctx: _Ctx) -> _FastF
             raise _Fallback
     elif scale == "auto":
         scale = "unit"
-    return _FastFile(display, fmt, rows_read, pieces, scale, parquet)
+    return _FastFile(display, fmt, rows_read, pieces, scale, path, second)
 
 
 def _logical_table(kept: Any, lines: Any, schema: LogSchema, scale: str) -> Any:
@@ -1046,20 +1090,33 @@ def _concat(pieces: list[_Piece], attr: str, dtype: Any) -> Any:
     return out
 
 
-def _parquet_features(ff: _FastFile, targets: list[tuple[Any, Any, Any]], schema: LogSchema, ctx: _Ctx) -> None:
-    """Second pass over a Parquet file: timestamps and features only. Checks the features of
-    every window row and, for each ``(window rows, places, array)`` in ``targets``, writes
-    those rows' features to ``array[:, places]``."""
+def _second_pass(ff: _FastFile, targets: list[tuple[Any, Any, Any]], schema: LogSchema, ctx: _Ctx) -> None:
+    """Read timestamps and features again where the window has rows (Parquet row groups, CSV
+    byte ranges). Checks the features of every window row and, for each ``(window rows,
+    places, array)`` in ``targets``, writes those rows' features to ``array[:, places]``."""
+    import os
+
     import numpy as np
     import pyarrow as pa
 
-    path, groups = ff.parquet
+    kind, csv_pass, units = ff.second
     ts_name = schema.columns["created_at"]
+    columns = [ts_name, *schema.features]
+    fd = os.open(ff.path, os.O_RDONLY) if kind == "csv" else None
 
-    def group(spec: tuple[int, int, int]) -> int:
+    def batches(g: int) -> Iterator[Any]:
+        if kind == "parquet":
+            for _g, _row0, batch in _parquet_batches(_open_parquet(ff.path, ctx), [g], columns):
+                yield batch
+        else:
+            specs, names, ts_type = csv_pass
+            table, _n = _csv_range(ff.path, fd, specs[g], ctx, ts_type, names, columns, skip_outside=False)
+            yield from table.to_batches() if table is not None else ()
+
+    def unit(spec: tuple[int, int, int]) -> int:
         g, win0, expected = spec
         seen = 0
-        for _g, _row0, batch in _parquet_batches(_open_parquet(path, ctx), [g], [ts_name, *schema.features]):
+        for batch in batches(g):
             t = batch.column(ts_name).cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy()
             rows = np.flatnonzero((t >= ctx.start) & (t < ctx.end)) if ctx.start is not None else np.arange(batch.num_rows)
             whole = len(rows) == batch.num_rows
@@ -1077,9 +1134,12 @@ def _parquet_features(ff: _FastFile, targets: list[tuple[Any, Any, Any]], schema
         return seen - expected
 
     try:
-        mismatch = _ordered_map(group, groups)
+        mismatch = _ordered_map(unit, units)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OSError):
         raise _Fallback(ff.display) from None
+    finally:
+        if fd is not None:
+            os.close(fd)
     if any(mismatch):
         raise _Fallback(ff.display)
 
@@ -1098,47 +1158,65 @@ class Datasets:
 
 
 def _fast_selection(files: list[_FastFile], ctx: _Ctx, replay_ratio: float, random_seed: int) -> dict[str, Any]:
-    """Window-row indices of holdout, errors and replay, and the figures, from the narrow columns."""
+    """Window-row indices of holdout, errors and replay, and the figures, from the narrow columns.
+
+    Works piece by piece (small temporaries) and lets go of the narrow columns as it goes;
+    keeps class and confidence of the rows that may be selected (``cand_*``).
+    """
     import numpy as np
     import pandas as pd
 
-    pieces = [p for f in files for p in f.pieces]
-    h = _concat(pieces, "hash", np.uint64)
     if len(files) > 1:
-        hs = np.sort(h)
+        hs = np.sort(np.concatenate([p.hash for f in files for p in f.pieces]))
         if len(hs) > 1 and (hs[1:] == hs[:-1]).any():
             raise _Fallback  # the same prediction on two days: the reference path words it
         del hs
+    cutoff = np.uint64(ctx.holdout_cutoff)
+    parts: dict[str, list[Any]] = {k: [] for k in ("hold", "err", "corr", "cand", "pred", "act", "unit", "err_unit", "err_act", "corr_act")}
+    win0 = n_lab = n_right = 0
     for f in files:
-        if f.scale == "percent":
-            for p in f.pieces:
-                p.conf = p.conf / 100.0
-    unit = _concat(pieces, "conf", np.float64)
-    pred, act = _concat(pieces, "pred", np.int8), _concat(pieces, "actual", np.int8)
-    labelled = act >= 0
-    hold = labelled & ((h % np.uint64(10_000)) < np.uint64(ctx.holdout_cutoff))
-    train = labelled & ~hold
-    err = train & (pred != act) & (unit > ctx.threshold)
-    corr_idx = np.flatnonzero(train & (pred == act))
-    err_idx = np.flatnonzero(err)
+        for p in f.pieces:
+            unit = p.conf / 100.0 if f.scale == "percent" else p.conf
+            lab = p.actual >= 0
+            right = p.pred == p.actual
+            hold = lab & ((p.hash % np.uint64(10_000)) < cutoff)
+            train = lab & ~hold
+            err = train & ~right & (unit > ctx.threshold)
+            corr = train & right
+            cand = np.flatnonzero(hold | err | corr)
+            n_lab += int(lab.sum())
+            n_right += int((lab & right).sum())
+            for key, mask in (("hold", hold), ("err", err), ("corr", corr)):
+                parts[key].append(np.flatnonzero(mask) + win0)
+            parts["cand"].append(cand + win0)
+            parts["pred"].append(p.pred[cand])
+            parts["act"].append(p.actual[cand])
+            parts["unit"].append(unit[cand])
+            parts["err_unit"].append(unit[err])
+            parts["err_act"].append(p.actual[err])
+            parts["corr_act"].append(p.actual[corr])
+            win0 += p.window_rows
+            p.conf = p.pred = p.actual = p.hash = None
+    cat = {k: (np.concatenate(v) if v else np.zeros(0, np.int64)) for k, v in parts.items()}
+    parts.clear()
+    corr_idx, err_idx = cat["corr"], cat["err"]
     n_replay = min(len(corr_idx), int(round(replay_ratio * len(err_idx))))
     replay_idx = np.zeros(0, np.int64)
     if n_replay and len(corr_idx):
         # The reference's groupby("actual_label").sample(frac, random_state): groups in label
         # order, the same RandomState draws, so the same rows.
         rank = np.argsort(np.argsort(np.asarray(ctx.schema.classes, dtype=object)))
-        keys = pd.DataFrame({"k": rank[act[corr_idx]]})
+        keys = pd.DataFrame({"k": rank[cat["corr_act"]]})
         picked = keys.groupby("k", group_keys=False).sample(frac=n_replay / len(corr_idx), random_state=random_seed).index.to_numpy()
         replay_idx = np.sort(corr_idx[picked])
     names = np.asarray(ctx.schema.classes, dtype=object)
-    by_class = pd.Series(names[act[err_idx]], dtype=object).value_counts().sort_index() if len(err_idx) else None
+    by_class = pd.Series(names[cat["err_act"]], dtype=object).value_counts().sort_index() if len(err_idx) else None
     return {
-        "rows_in_window": len(h), "labelled": int(labelled.sum()), "hold_idx": np.flatnonzero(hold), "err_idx": err_idx,
-        "replay_idx": replay_idx,
+        "rows_in_window": win0, "labelled": n_lab, "hold_idx": cat["hold"], "err_idx": err_idx, "replay_idx": replay_idx,
         "errors_by_class": {str(k): int(v) for k, v in by_class.items()} if by_class is not None else {},
-        "errors_by_band": _bands(unit[err_idx], ctx.threshold) if len(err_idx) else {},
-        "accuracy": float((pred[labelled] == act[labelled]).mean()) if labelled.any() else None,
-        "unit": unit, "pred": pred, "actual": act,
+        "errors_by_band": _bands(cat["err_unit"], ctx.threshold) if len(err_idx) else {},
+        "accuracy": float(np.float64(n_right) / np.float64(n_lab)) if n_lab else None,
+        "cand": cat["cand"], "unit": cat["unit"], "pred": cat["pred"], "actual": cat["act"],
     }
 
 
@@ -1153,7 +1231,7 @@ def _fast_datasets(files: list[_FastFile], schema: LogSchema, ctx: _Ctx, *, wind
 
     sel = _fast_selection(files, ctx, replay_ratio, random_seed)
     err_idx, replay_idx, hold_idx = sel["err_idx"], sel["replay_idx"], sel["hold_idx"]
-    unit, pred, act = sel.pop("unit"), sel.pop("pred"), sel.pop("actual")
+    sel_cand, unit, pred, act = sel.pop("cand"), sel.pop("unit"), sel.pop("pred"), sel.pop("actual")
     data = RetrainingData(
         window=window, rows_read=rows_read, rows_in_window=sel["rows_in_window"], labelled=sel["labelled"],
         holdout_size=len(hold_idx), error_count=len(err_idx),
@@ -1174,7 +1252,7 @@ def _fast_datasets(files: list[_FastFile], schema: LogSchema, ctx: _Ctx, *, wind
     else:
         cand_pos, cand_ts, cand_ids = np.zeros(0, np.int64), np.zeros(0, np.int64), pa.chunked_array([], pa.string())
     for p in (p for f in files for p in f.pieces):
-        p.conf = p.pred = p.actual = p.hash = p.cand_ts = p.cand_ids = None
+        p.cand_ts = p.cand_ids = None
         if not enough:
             p.cand_feat = None
 
@@ -1194,25 +1272,26 @@ def _fast_datasets(files: list[_FastFile], schema: LogSchema, ctx: _Ctx, *, wind
             order = pc.sort_indices(pa.table({"created_at": ts, "prediction_id": ids}), sort_keys=[(k, "ascending") for k in keys]).to_numpy()
             places = np.empty(len(order), np.int64)
             places[order] = np.arange(len(order))
+            si = np.searchsorted(sel_cand, idx)[order]  # the same rows among the selection's candidates
             cols = {
                 "created_at": ts.take(pa.array(order)), "prediction_id": ids.take(pa.array(order)),
-                "predicted_label": classes.take(pa.array(pred[idx][order])), "actual_label": classes.take(pa.array(act[idx][order])),
-                "confidence": pa.array(unit[idx][order]),
+                "predicted_label": classes.take(pa.array(pred[si])), "actual_label": classes.take(pa.array(act[si])),
+                "confidence": pa.array(unit[si]),
             }
             extra = {k: pa.array(v[order], pa.string()) for k, v in extra.items()}
             outputs.append((idx, ci, places, cols, np.empty((len(schema.features), len(idx))), extra))
-    del unit, pred, act, cand_ts, cand_ids
+    del sel_cand, unit, pred, act, cand_ts, cand_ids
 
     # Features: from the candidates kept while reading (CSV), or read again (Parquet, which
     # also checks them then).
     c0 = win0 = 0
     for f in files:
-        if f.parquet is not None:
+        if f.second is not None:
             targets = []
             for idx, _ci, places, _cols, feats, _extra in outputs:
                 lo, hi = np.searchsorted(idx, [win0, win0 + f.window_rows])
                 targets.append((idx[lo:hi] - win0, places[lo:hi], feats))
-            _parquet_features(f, targets, schema, ctx)
+            _second_pass(f, targets, schema, ctx)
         win0 += f.window_rows
         for p in f.pieces:
             n_cand = len(p.cand_pos) if p.cand_pos is not None else 0
