@@ -249,3 +249,16 @@ def test_parquet_written_by_pandas(tmp_path, schema, diagnostic):
     diagnostic.clear()
     assert_same(run_fast([path], schema), ref)
     assert diagnostic == []
+
+
+def test_crlf_line_endings_and_auto_confidence_scale(tmp_path, schema, small_ranges, diagnostic, caplog):
+    """Windows line endings across many byte ranges; ``confidence_scale: auto`` keeps every
+    labelled row until the scale is known, then detects percent as the diagnostic path does."""
+    from dataclasses import replace
+
+    log = make_log(seed=8)
+    path = tmp_path / "log.csv"
+    log.to_csv(path, index=False, lineterminator="\r\n")
+    assert_same(run_fast([path], replace(schema, confidence_scale="auto")), reference(log))
+    assert diagnostic == []
+    assert "reading them as percentages (confidence_scale: auto)" in caplog.text
