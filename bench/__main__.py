@@ -154,7 +154,8 @@ def machine() -> dict[str, str]:
         except md.PackageNotFoundError:
             versions[pkg] = "-"
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "ml_pipeline", "bench"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "ml_pipeline", "bench", ":!bench/RESULTS.md", ":!bench/results.json"],
+                           cwd=REPO, capture_output=True, text=True).stdout.strip()
     return {"cpu": cpu, "cores": str(os.cpu_count()), "memory": f"{mem / 1024:.0f} GiB", "python": platform.python_version(),
             "os": platform.platform(), "commit": commit + (" (with local changes)" if dirty else ""),
             **{k: v for k, v in versions.items()}}
