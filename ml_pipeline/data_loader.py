@@ -1220,6 +1220,20 @@ def _fast_selection(files: list[_FastFile], ctx: _Ctx, replay_ratio: float, rand
     }
 
 
+def _take_chunked(chunked: Any, idx: Any) -> Any:
+    """``chunked.take(idx)`` for sorted ``idx``, chunk by chunk (no concatenation of the whole)."""
+    import numpy as np
+    import pyarrow as pa
+
+    parts, start = [], 0
+    for chunk in chunked.chunks:
+        lo, hi = np.searchsorted(idx, [start, start + len(chunk)])
+        if hi > lo:
+            parts.append(chunk.take(pa.array(idx[lo:hi] - start)))
+        start += len(chunk)
+    return pa.concat_arrays(parts) if parts else pa.array([], chunked.type)
+
+
 def _fast_datasets(files: list[_FastFile], schema: LogSchema, ctx: _Ctx, *, window: Window, min_samples: int,
                    replay_ratio: float, random_seed: int, rows_read: int, sources: list[str], materialise: bool) -> Datasets:
     """Holdout, errors and replay from the narrow columns; the output tables are filled in their
@@ -1259,8 +1273,11 @@ def _fast_datasets(files: list[_FastFile], schema: LogSchema, ctx: _Ctx, *, wind
     outputs = []
     if enough:
         classes = pa.array(schema.classes, pa.string())
-        train_idx = np.union1d(err_idx, replay_idx)
-        kinds = np.where(np.isin(train_idx, err_idx), "error", "replay").astype(object)
+        in_train = np.zeros(sel["rows_in_window"], np.int8)  # 1 error, 2 replay (disjoint sets)
+        in_train[err_idx], in_train[replay_idx] = 1, 2
+        train_idx = np.flatnonzero(in_train)
+        kinds = pa.array(["", "error", "replay"]).take(pa.array(in_train[train_idx]))
+        del in_train
         # training_dataset.csv: errors and replay in (created_at, prediction_id) order; ids are
         # unique, so this is the order of the reference's stable sort. holdout.csv: by id.
         for idx, keys, extra in ((train_idx, ["created_at", "prediction_id"], {"sample_type": kinds}), (hold_idx, ["prediction_id"], {})):
@@ -1268,7 +1285,7 @@ def _fast_datasets(files: list[_FastFile], schema: LogSchema, ctx: _Ctx, *, wind
             if (ci >= len(cand_pos)).any() or (cand_pos[np.minimum(ci, len(cand_pos) - 1)] != idx).any():
                 raise _Fallback  # cannot happen: every selected row is a candidate
             ts = pa.array(cand_ts[ci], pa.int64()).cast(pa.timestamp("us", tz="UTC"))
-            ids = cand_ids.take(pa.array(ci))
+            ids = _take_chunked(cand_ids, ci)
             order = pc.sort_indices(pa.table({"created_at": ts, "prediction_id": ids}), sort_keys=[(k, "ascending") for k in keys]).to_numpy()
             places = np.empty(len(order), np.int64)
             places[order] = np.arange(len(order))
@@ -1278,7 +1295,7 @@ def _fast_datasets(files: list[_FastFile], schema: LogSchema, ctx: _Ctx, *, wind
                 "predicted_label": classes.take(pa.array(pred[si])), "actual_label": classes.take(pa.array(act[si])),
                 "confidence": pa.array(unit[si]),
             }
-            extra = {k: pa.array(v[order], pa.string()) for k, v in extra.items()}
+            extra = {k: v.take(pa.array(order)) for k, v in extra.items()}
             outputs.append((idx, ci, places, cols, np.empty((len(schema.features), len(idx))), extra))
     del sel_cand, unit, pred, act, cand_ts, cand_ids
 
