@@ -90,7 +90,7 @@ def job_home(n: int) -> Path:
         return home
     shutil.rmtree(home, ignore_errors=True)
     code = f"""
-import shutil, tempfile
+import tempfile
 from pathlib import Path
 import joblib
 from ml_pipeline.local_store import LocalStore

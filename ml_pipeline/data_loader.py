@@ -525,7 +525,7 @@ class _Ctx:
 
     schema: LogSchema
     window: Window | None
-    keep: str  # "all" rows in the window, "candidates" for the datasets, or "none"
+    keep: str  # "all" rows of the window (read_sources), or "candidates" (select_datasets)
     threshold: float = 0.0
     holdout_cutoff: int = 0
     candidate_features: bool = True  # keep the candidates' features (False: a second pass reads them)
@@ -665,7 +665,7 @@ def _process(batch: Any, ctx: _Ctx, *, features: bool) -> _Piece:
         rows=batch.num_rows, window_rows=len(rows), conf=conf, pred=pred.to_numpy().astype(np.int8),
         actual=actual.fill_null(-1).to_numpy().astype(np.int8), hash=h,
     )
-    if ctx.keep == "none" or not len(rows):
+    if not len(rows):
         return piece
     if ctx.keep == "all":
         keep = np.arange(len(rows))
@@ -1076,18 +1076,6 @@ def _read_fast_or_diagnose(src: "LogSource", schema: LogSchema, window: Window |
     if len(df):
         df = _validate(df, schema, problems)
     return df, n, problems
-
-
-def _concat(pieces: list[_Piece], attr: str, dtype: Any) -> Any:
-    """One narrow column of every piece, concatenated; the pieces let go of theirs."""
-    import numpy as np
-
-    arrays = [getattr(p, attr) for p in pieces]
-    for p in pieces:
-        setattr(p, attr, None)
-    out = np.concatenate(arrays) if arrays else np.zeros(0, dtype)
-    arrays.clear()
-    return out
 
 
 def _second_pass(ff: _FastFile, targets: list[tuple[Any, Any, Any]], schema: LogSchema, ctx: _Ctx) -> None:

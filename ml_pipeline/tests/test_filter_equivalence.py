@@ -11,7 +11,7 @@ way, in pandas, from the definitions in data_loader's docstring.
 from __future__ import annotations
 
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
