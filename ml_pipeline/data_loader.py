@@ -68,7 +68,7 @@ class Problems:
     def __init__(self, source: str) -> None:
         self.source = source
         self._items: dict[tuple[str, str], _Problem] = {}
-        self.non_numeric: dict[str, set[int]] = {}  # lines already reported per column
+        self.reported: dict[str, set[int]] = {}  # lines already reported per logical column (not UTF-8, not a number)
 
     def add(self, column: str, rule: str, fix: str, rows: Any = (), values: Any = (), count: int | None = None) -> None:
         """Record ``count`` offending rows (``rows``: 1-based line numbers, ``values``: the data)."""
@@ -86,8 +86,8 @@ class Problems:
             mine = self._items.setdefault(key, _Problem(p.column, p.rule, p.fix))
             mine.count += p.count
             mine.examples = (mine.examples + p.examples)[:MAX_EXAMPLES]
-        for col, lines in other.non_numeric.items():
-            self.non_numeric.setdefault(col, set()).update(lines)
+        for col, lines in other.reported.items():
+            self.reported.setdefault(col, set()).update(lines)
 
     def __bool__(self) -> bool:
         return bool(self._items)
@@ -289,8 +289,8 @@ def _timestamp_chain() -> list[Any]:
     return [pa.timestamp("us"), pa.timestamp("us", tz="UTC")]
 
 
-def _decode(series: "pd.Series", column: str, problems: Problems, rows: "pd.Series") -> "pd.Series":
-    """Bytes -> str; rows that are not UTF-8 are reported and become missing."""
+def _decode(series: "pd.Series", logical: str, column: str, problems: Problems, rows: "pd.Series") -> "pd.Series":
+    """Bytes -> str; rows that are not UTF-8 are reported (once) and become missing."""
     import pandas as pd
 
     def dec(b: Any) -> Any:
@@ -310,6 +310,7 @@ def _decode(series: "pd.Series", column: str, problems: Problems, rows: "pd.Seri
             column, "must be UTF-8 text", "save the file as UTF-8 (a UTF-8 BOM is fine)",
             rows[bad], series[bad].map(lambda b: bytes(b)[:20]),
         )
+        problems.reported.setdefault(logical, set()).update(int(r) for r in rows[bad])
         out = out.where(~bad, None)
     return out.astype("object").where(out.notna(), None) if len(out) else pd.Series([], dtype=object)
 
@@ -337,18 +338,19 @@ def _to_frame(batch: "pa.RecordBatch", schema: LogSchema, first_line: int, probl
         raw_ts = None
     else:
         if pa.types.is_binary(ts.type) or pa.types.is_large_binary(ts.type):
-            raw = _decode(pd.Series(ts.to_pylist(), dtype=object), schema.label("created_at"), problems, pd.Series(lines))
+            raw = _decode(pd.Series(ts.to_pylist(), dtype=object), "created_at", schema.label("created_at"), problems, pd.Series(lines))
         else:
             raw = pd.Series(ts.to_pandas(), dtype=object)
         raw_ts = raw
         ts_series = pd.to_datetime(raw, utc=True, errors="coerce", format="ISO8601")
         bad_ts = ts_series.isna().to_numpy()
-    if bad_ts.any():
-        shown = raw_ts[bad_ts] if raw_ts is not None else pd.Series([None] * int(bad_ts.sum()))
+    unreported = bad_ts & ~np.isin(lines, list(problems.reported.get("created_at", ())))
+    if unreported.any():
+        shown = raw_ts[unreported] if raw_ts is not None else pd.Series([None] * int(unreported.sum()))
         problems.add(
             schema.label("created_at"), "must be an ISO 8601 timestamp (naive = UTC)",
             "write timestamps like 2026-11-20T13:05:00Z or 2026-11-20 13:05:00",
-            lines[bad_ts], shown,
+            lines[unreported], shown,
         )
     keep = ~bad_ts
     if window is not None:
@@ -366,7 +368,7 @@ def _to_frame(batch: "pa.RecordBatch", schema: LogSchema, first_line: int, probl
     for logical in ("prediction_id", "predicted_label", "actual_label"):
         col = sub.column(schema.columns[logical])
         if pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type):
-            s = _decode(pd.Series(col.to_pylist(), dtype=object), schema.label(logical), problems, df["_line"])
+            s = _decode(pd.Series(col.to_pylist(), dtype=object), logical, schema.label(logical), problems, df["_line"])
         else:
             s = pd.Series(col.cast(pa.string()).to_pylist() if not pa.types.is_string(col.type) else col.to_pandas(), dtype=object)
         df[logical] = s.to_numpy()
@@ -376,7 +378,7 @@ def _to_frame(batch: "pa.RecordBatch", schema: LogSchema, first_line: int, probl
             df[logical] = col.cast(pa.float64()).to_numpy(zero_copy_only=False)
         else:
             if pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type):
-                s = _decode(pd.Series(col.to_pylist(), dtype=object), schema.label(logical), problems, df["_line"])
+                s = _decode(pd.Series(col.to_pylist(), dtype=object), logical, schema.label(logical), problems, df["_line"])
             else:
                 s = pd.Series(col.cast(pa.string()).to_pylist(), dtype=object)
             num = pd.to_numeric(s.map(lambda v: v.strip() if isinstance(v, str) else v), errors="coerce")
@@ -386,7 +388,7 @@ def _to_frame(batch: "pa.RecordBatch", schema: LogSchema, first_line: int, probl
                     schema.label(logical), "must be a number",
                     "remove text from this numeric column", df["_line"][bad.to_numpy()], s[bad],
                 )
-                problems.non_numeric.setdefault(logical, set()).update(df["_line"][bad.to_numpy()].tolist())
+                problems.reported.setdefault(logical, set()).update(df["_line"][bad.to_numpy()].tolist())
             df[logical] = num.to_numpy(dtype=float)
     return df
 
@@ -399,9 +401,9 @@ def _validate(df: "pd.DataFrame", schema: LogSchema, problems: Problems) -> "pd.
     lines = df["_line"].to_numpy()
 
     def report(mask: Any, logical: str, rule: str, fix: str, values: Any) -> None:
-        mask = np.asarray(mask, dtype=bool)
-        if logical in problems.non_numeric:  # already reported as "must be a number"
-            mask &= ~np.isin(lines, list(problems.non_numeric[logical]))
+        mask = np.array(mask, dtype=bool)
+        if logical in problems.reported:  # already reported: not UTF-8, or not a number
+            mask &= ~np.isin(lines, list(problems.reported[logical]))
         if mask.any():
             problems.add(schema.label(logical), rule, fix, lines[mask], np.asarray(values, dtype=object)[mask])
 

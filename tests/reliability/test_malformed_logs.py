@@ -77,10 +77,6 @@ FIXTURES: dict[str, tuple[Callable[[Any], Any], str, list[str]]] = {
     "non-UTF-8 bytes": (non_utf8, "unit", ["prediction_id", "must be UTF-8", "line 6"]),
     "far over max_bytes": ("huge", "unit", ["over the limit of 1,000,000", "evaluation_log.max_bytes"]),
 }
-# data_loader.py (not ours to change; reported): a row that is not UTF-8 is reported twice,
-# once as "must be UTF-8 text" and once as "must not be empty" (the undecodable value became
-# empty). See test_non_utf8_is_reported_once, a strict xfail until data_loader is fixed.
-KNOWN_EXTRA_PROBLEM = {"non-UTF-8 bytes"}
 CONTROLS: dict[str, tuple[Callable[[Any], bytes], str]] = {
     "UTF-8 BOM": (lambda d: b"\xef\xbb\xbf" + csv(d), "unit"),
     "percent, configured": (lambda d: csv(d.assign(confidence_score=d["confidence_score"] * 100)), "percent"),
@@ -131,7 +127,7 @@ def test_malformed_logs_fail_once_with_a_clear_message(seeded_template: Path, tm
         if run["status"] != "failed":
             why.append(f"run is {run['status']}")
         why += [f"message lacks {e!r}" for e in expected if e not in msg]
-        if "problem(s)" in msg and "has 1 problem(s)" not in msg and name not in KNOWN_EXTRA_PROBLEM:
+        if "problem(s)" in msg and "has 1 problem(s)" not in msg:
             why.append("more than one problem reported for one fault")
         if req["status"] != "failed" or req["attempts"] != 1 or r["second_pass"]:
             why.append(f"request {req['status']} after {req['attempts']} attempt(s), second pass ran {len(r['second_pass'])}")
@@ -147,7 +143,7 @@ def test_malformed_logs_fail_once_with_a_clear_message(seeded_template: Path, tm
     assert not problems, "\n".join(problems)
     figures.add("7 malformed evaluation logs", f"{len(FIXTURES)} fixtures + {len(CONTROLS)} controls",
                 f"{len(FIXTURES)}/{len(FIXTURES)} runs failed with one message naming the column/rows and the rule "
-                f"({single}/{len(FIXTURES)} list exactly one problem; non-UTF-8 adds a spurious 'must not be empty', data_loader bug), "
+                f"({single}/{len(FIXTURES)} list exactly one problem), "
                 f"request failed after 1 attempt (not retried), 0 promoted; {HUGE >> 30} GiB file refused in {huge['seconds']:.2f} s "
                 f"before parsing, peak RSS +{huge['rss_growth_kib'] // 1024} MiB; controls (BOM, configured percent) accepted")
 
@@ -159,8 +155,6 @@ def test_valid_variants_are_accepted(seeded_template: Path, tmp_path: Path, clea
         assert r["req"]["status"] == "completed"
 
 
-@pytest.mark.xfail(strict=True, reason="data_loader.py reports an undecodable prediction_id twice (UTF-8 + 'must not be empty'); "
-                   "reported to the data_loader owner, remove this mark once fixed")
 def test_non_utf8_is_reported_once(seeded_template: Path, tmp_path: Path, clean: Any) -> None:
     r = _run_once(seeded_template, tmp_path, non_utf8, clean, "unit")
     msg = r["run"]["error_message"]
