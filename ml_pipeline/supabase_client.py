@@ -314,6 +314,11 @@ class SupabaseStore:
         except SupabaseException as exc:
             self.close()
             raise ConfigError(f"SUPABASE_URL {url!r} was refused by supabase-py: {exc.message}") from None
+        except _HttpError as exc:
+            self.close()
+            if exc.kind in ("auth", "missing_schema"):  # configuration, not a failed run: exit 2
+                raise ConfigError(str(exc)) from None
+            raise
         except BaseException:
             self.close()
             raise

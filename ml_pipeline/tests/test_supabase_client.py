@@ -142,8 +142,9 @@ def test_a_callers_http_client_is_used_and_left_open(api, probe):
 
 def test_wrong_key_401_names_the_service_role_key_and_is_not_retried(api):
     route = api.get(RUNS, params=PROBE).respond(401, json={"message": "Invalid API key", "hint": "Double check your Supabase `anon` or `service_role` API key."})
-    with pytest.raises(StoreError, match="SUPABASE_SERVICE_KEY must be the service-role key") as info:
+    with pytest.raises(ConfigError, match="SUPABASE_SERVICE_KEY must be the service-role key") as info:
         SupabaseStore(URL, KEY, backoff=0)
+    assert info.value.exit_code == 2  # configuration, not a failed run
     assert route.call_count == 1
     assert "model_retraining_runs" in str(info.value) and "HTTP 401" in str(info.value)
     assert KEY not in describe(info.value)
@@ -165,7 +166,7 @@ def test_url_must_be_http(api):
 
 def test_missing_table_at_open_says_apply_migrations(api):
     api.get(RUNS, params=PROBE).mock(return_value=pgrst(404, "PGRST205", "Could not find the table 'public.model_retraining_runs' in the schema cache"))
-    with pytest.raises(StoreError, match=r"HTTP 404 PGRST205: .*apply supabase/migrations \(supabase db push\)"):
+    with pytest.raises(ConfigError, match=r"HTTP 404 PGRST205: .*apply supabase/migrations \(supabase db push\)"):
         SupabaseStore(URL, KEY, backoff=0)
 
 
@@ -593,7 +594,7 @@ def test_401_later_names_the_key_and_the_table(store, api):
 def test_the_key_never_appears_in_messages(api):
     api.get(RUNS, params=PROBE).mock(side_effect=[httpx.Response(403, text=f"bad key {KEY[:4]}"), httpx.ConnectError("refused")])
     for _ in range(2):
-        with pytest.raises(StoreError) as info:
+        with pytest.raises((StoreError, ConfigError)) as info:
             SupabaseStore(URL, KEY, backoff=0, attempts=1)
         assert KEY not in describe(info.value) and KEY not in repr(info.value)
 

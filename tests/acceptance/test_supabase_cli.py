@@ -78,7 +78,7 @@ def wrong_key_supabase():
 def test_wrong_key_fails_with_the_service_role_message_and_writes_nothing(tmp_path, wrong_key_supabase):
     url, seen = wrong_key_supabase
     out = run_job(tmp_path, url)
-    assert out.returncode != 0
+    assert out.returncode == 2  # a configuration error, not a failed run
     assert "SUPABASE_SERVICE_KEY must be the service-role key" in out.stderr and "HTTP 401" in out.stderr
     assert FAKE_KEY not in out.stderr + out.stdout
     # Only the read-only probe reached "Supabase" (main() tries once more to record the
