@@ -141,7 +141,7 @@ class _Heartbeat:
                     log.error("lease lost for run %s: another runner reaped it", self.run_id)
                     self.lost.set()
                     return
-            except PipelineError as exc:  # a missed beat is not fatal; the lease has slack
+            except Exception as exc:  # a missed beat is not fatal (the lease has slack); a dead thread would be
                 log.warning("heartbeat failed: %s", describe(exc))
 
     def __enter__(self) -> "_Heartbeat":
@@ -565,7 +565,12 @@ class Job:
                 req_status, err = "pending", final.get("error_message")
             else:
                 req_status, err = "failed", final.get("error_message")
-            if not self.store.finish_request(request_id, run.id, req_status, err):
+            try:
+                settled = self.store.finish_request(request_id, run.id, req_status, err)
+            except PipelineError as exc:  # the run is final; the next reaper settles the request
+                log.error("could not settle request %s (%s): %s; the next run's sweep settles it", request_id, req_status, describe(exc))
+                return
+            if not settled:
                 log.warning("request %s was no longer linked to run %s; left as it is", request_id, run.id)
             elif req_status == "pending":
                 log.info("request %s re-queued (attempt %d of %d)", request_id, attempts, self.settings.model.runner.max_attempts)
@@ -757,16 +762,20 @@ def main(argv: list[str] | None = None) -> int:
             job.process_requests(request_id=args.request_id, lookback_days=args.lookback_days)
             if not args.requests_only and not args.request_id:
                 job.nightly(args.source, lookback_days=args.lookback_days)
-            job.cleanup_logs()
-            alerts = job.alerts()
-            summary["alerts"] = alerts
             for o in job.outcomes:
                 print(o.line())
             if not job.outcomes:
                 print("nothing to do: no pending request and the nightly run already exists for this day" if not args.requests_only else "no pending request")
+            code = job.exit_code()
+            try:  # housekeeping must not hide the runs' results or change the exit code
+                job.cleanup_logs()
+                alerts = job.alerts()
+            except PipelineError as exc:
+                log.warning("housekeeping (log retention, alerts) failed: %s", describe(exc))
+                alerts = []
+            summary["alerts"] = alerts
             for a in alerts:
                 print(f"ALERT {a['code']}: {a['message']}")
-            code = job.exit_code()
     except PipelineError as exc:
         print(f"error: {describe(exc)}", file=sys.stderr)
         code = exc.exit_code if not isinstance(exc, CancelledError) else 1

@@ -1347,6 +1347,14 @@ def resolve_sources(store: "Store", log_path: str, window: Window | None, workdi
                 f"no evaluation log files under '{BUCKET}/{log_path}'; upload daily files named "
                 "YYYY-MM-DD.csv, .csv.gz or .parquet there"
             )
+        if not keys and window is not None:
+            days = window.days()
+            dated = sorted(o.name for o in objects if DAILY_FILE.match(o.name[len(log_path):]))
+            newest = f"the newest is '{dated[-1]}'" if dated else "none is named YYYY-MM-DD.csv|.csv.gz|.parquet"
+            raise EvaluationLogError(
+                f"no evaluation log file under '{BUCKET}/{log_path}' for {days[0]} .. {days[-1]} (UTC); {newest}. "
+                "Check that the prediction service still exports its daily file"
+            )
     else:
         file_format(log_path)
         keys = [log_path]

@@ -218,11 +218,21 @@ class LocalStore:
                 raise StoreError(f"local store '{self.db_path}' is busy or unwritable: {exc}") from exc
             try:
                 yield conn
+            except sqlite3.IntegrityError:
+                conn.execute("ROLLBACK")
+                raise  # callers translate constraint violations into their own messages
+            except sqlite3.Error as exc:
+                conn.execute("ROLLBACK")
+                raise StoreError(f"local store '{self.db_path}': {exc}") from exc
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
             else:
-                conn.execute("COMMIT")
+                try:
+                    conn.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    conn.execute("ROLLBACK")
+                    raise StoreError(f"local store '{self.db_path}': commit failed: {exc}") from exc
 
     def _one(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Row | None:
         with self._lock:
@@ -430,6 +440,23 @@ class LocalStore:
                     " WHERE status = 'candidate' AND run_id = ?",
                     (ts, row["id"]),
                 )
+            # A runner that died between finishing its run and settling its request left the
+            # request 'processing' behind a final run; likewise an undecided candidate.
+            ts = _ts(now)
+            stranded = conn.execute(
+                "SELECT q.id, r.status, r.error_message FROM model_retraining_requests q"
+                " JOIN model_retraining_runs r ON r.id = q.retraining_run_id WHERE q.status = 'processing'"
+                " AND r.status IN ('completed', 'skipped', 'failed') AND r.completed_at < ?",
+                (cutoff,),
+            ).fetchall()
+            for req in stranded:
+                failed = req["status"] == "failed"
+                self._settle(conn, req["id"], "failed" if failed else "completed", req["error_message"] if failed else None, ts)
+            conn.execute(
+                "UPDATE model_versions SET status = 'rejected', updated_at = ? WHERE status = 'candidate' AND run_id IN"
+                " (SELECT id FROM model_retraining_runs WHERE status IN ('completed', 'skipped', 'failed') AND completed_at < ?)",
+                (ts, cutoff),
+            )
         return [r["id"] for r in stale]
 
     # -- requests ----------------------------------------------------------------------

@@ -16,8 +16,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -134,8 +134,9 @@ class Registry:
                     "(roll back with `python -m ml_pipeline.registry rollback`)"
                 )
             dest.parent.mkdir(parents=True, exist_ok=True)
-            tmp = dest.with_suffix(".tmp")
-            tmp.write_bytes(data)
+            fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".model-", suffix=".tmp")  # runners may fetch at once
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
             os.replace(tmp, dest)
         return dest
 

@@ -689,14 +689,22 @@ class SupabaseStore:
         values: dict[str, Any] = {"status": status, "last_error": error}
         if status == "pending":
             values["processed_at"] = None  # final statuses get it from the trigger
-        rows = self._rows(
-            f"{REQUESTS} (finish {request_id})",
-            lambda: self._client.table(REQUESTS)
-            .update(values)
-            .eq("id", request_id)
-            .eq("status", "processing")
-            .eq("retraining_run_id", run_id),
-        )
+        try:
+            rows = self._rows(
+                f"{REQUESTS} (finish {request_id})",
+                lambda: self._client.table(REQUESTS)
+                .update(values)
+                .eq("id", request_id)
+                .eq("status", "processing")
+                .eq("retraining_run_id", run_id),
+            )
+        except _HttpError as exc:
+            if status != "pending" or exc.code != "23505":
+                raise
+            # One pending request per user: the user queued a newer one while this one ran.
+            return self.finish_request(
+                request_id, run_id, "failed", f"{error} (not re-queued: the user has a newer pending request)"
+            )
         if len(rows) == 1:
             return True
         if self._retried():  # an earlier attempt may have landed before its answer was lost

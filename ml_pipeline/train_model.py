@@ -36,7 +36,7 @@ from ml_pipeline.config import (  # noqa: E402
     DEFAULT_CONFIG_FILE,
     METRICS,
 )
-from ml_pipeline.errors import ConfigError, EvaluationLogError, PipelineError, TrainingError, describe  # noqa: E402
+from ml_pipeline.errors import ConfigError, EvaluationLogError, PipelineError, describe  # noqa: E402
 from ml_pipeline.registry import sha256_file  # noqa: E402
 
 log = logging.getLogger("ml_pipeline.train_model")
@@ -146,7 +146,9 @@ def load_verified_model(path: Path, expected_sha256: str | None) -> Any:
 
     if not path.is_file():
         raise ConfigError(f"model file '{path}' not found; pass an existing --model_path")
-    if expected_sha256:
+    if not expected_sha256:
+        log.warning("loading '%s' without a checksum to verify (pass --model_sha256); only load files you trust", path)
+    else:
         actual = sha256_file(path)
         if actual != expected_sha256.lower():
             raise IntegrityError(
@@ -263,7 +265,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         log.info("training from scratch on %d rows", len(y))
         candidate = new_pipeline(cfg, seed)
         if len(set(y)) < len(classes):
-            raise TrainingError(f"training from scratch needs every class in the dataset; it has only {sorted(set(y))} of {classes}")
+            raise EvaluationLogError(f"training from scratch needs every class in the dataset; it has only {sorted(set(y))} of {classes} "
+                                     "(a longer --lookback-days window may contain them)")
         candidate.fit(X, y)
 
     metrics: dict[str, Any] = evaluate(candidate, Xh, yh)

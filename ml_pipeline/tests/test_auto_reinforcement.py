@@ -205,3 +205,36 @@ def test_registry_rollback_restores_previous_champion(seeded, settings):
     assert reg.rollback().version == 1
     assert seeded.get_model_version(2).status == "retired"
     assert reg.rollback(to=2).version == 2
+
+
+def test_housekeeping_failure_keeps_results_and_exit_code(seeded, settings, monkeypatch, capsys):
+    from ml_pipeline import auto_reinforcement
+    from ml_pipeline.errors import StoreError
+
+    def broken(self):
+        raise StoreError("storage training-logs (list): HTTP 503")
+
+    monkeypatch.setattr(auto_reinforcement.Job, "cleanup_logs", broken)
+    monkeypatch.setenv("ML_PIPELINE_HOME", str(settings.home))
+    code = auto_reinforcement.main(["--backend", "local", "--config", str(settings.config_path), "--as-of", AS_OF.isoformat()])
+    assert code == 0
+    assert "[auto_daily] completed" in capsys.readouterr().out
+
+
+def test_heartbeat_thread_survives_unexpected_errors(seeded, settings):
+    from ml_pipeline.auto_reinforcement import _Heartbeat
+
+    calls = []
+
+    class Flaky:
+        def heartbeat(self, run_id, token):
+            calls.append(1)
+            if len(calls) == 1:
+                raise ValueError("garbled response")
+            return True
+
+    with _Heartbeat(Flaky(), "run", "tok", 0.01) as beat:
+        deadline = time.monotonic() + 5
+        while len(calls) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert len(calls) >= 3 and not beat.lost.is_set()

@@ -234,3 +234,10 @@ def test_schema_maps_names_back():
 def test_gzip_fixture_is_really_gzip(store, settings):
     put_log(store, small_log(), "x.csv.gz")
     assert gzip.decompress(store.get_object(BUCKET_EVALUATION_LOGS, "x.csv.gz")).startswith(b"prediction_id")
+
+
+def test_daily_files_none_inside_the_window_is_a_clear_error(store, settings):
+    s = settings.with_overrides(model=settings.model.model_copy(update={"evaluation_log": settings.model.evaluation_log.model_copy(update={"path": "daily/"})}))
+    put_log(store, small_log(4, start=datetime(2026, 10, 1, 1, tzinfo=timezone.utc)), "daily/2026-10-01.csv")
+    with pytest.raises(EvaluationLogError, match=r"no evaluation log file under 'evaluation-logs/daily/' for 2026-11-13 .. 2026-11-20 \(UTC\); the newest is 'daily/2026-10-01.csv'"):
+        load(store, s, Window.ending_at(AS_OF, 7))

@@ -166,6 +166,26 @@ begin
     where v.status = 'candidate'
       and v.run_id = any (v_run_ids);
 
+    -- A runner that died between finishing its run and settling its request left the request
+    -- 'processing' behind a final run: settle it from the run's outcome, once the lease passed.
+    update public.model_retraining_requests as q
+    set status = case when r.status = 'failed' then 'failed' else 'completed' end,
+        last_error = case when r.status = 'failed' then r.error_message else q.last_error end
+    from public.model_retraining_runs as r
+    where q.status = 'processing'
+      and r.id = q.retraining_run_id
+      and r.status in ('completed', 'skipped', 'failed')
+      and r.completed_at < pg_catalog.now() - pg_catalog.make_interval(secs => p_lease_seconds);
+
+    -- Likewise a candidate whose run ended undecided (lease lost, crash): never served.
+    update public.model_versions as v
+    set status = 'rejected'
+    from public.model_retraining_runs as r
+    where v.status = 'candidate'
+      and r.id = v.run_id
+      and r.status in ('completed', 'skipped', 'failed')
+      and r.completed_at < pg_catalog.now() - pg_catalog.make_interval(secs => p_lease_seconds);
+
     return query select pg_catalog.unnest(v_run_ids);
 end;
 $$;

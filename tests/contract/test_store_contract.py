@@ -125,6 +125,38 @@ def test_requeued_request_is_claimed_again(store, new_user):
     assert again.request.id == c.request.id and again.request.attempts == 2 and again.run.id != c.run.id
 
 
+def test_requeue_over_a_newer_pending_request_of_the_same_user_fails_it(store, new_user):
+    """One pending request per user: a runner re-queueing after a transient failure must not abort."""
+    u = new_user()
+    store.create_request(u, "first", "normal")
+    c = store.claim_next_request(runner="r", lease_token=TOK, as_of=AS_OF)
+    newer = store.create_request(u, "second", "normal")  # allowed: the first one is processing
+    assert store.finish_request(c.request.id, c.run.id, "pending", "transient") is True
+    old = store.get_request(c.request.id)
+    assert old.status == "failed" and "not re-queued: the user has a newer pending request" in old.last_error
+    assert old.processed_at is not None
+    assert store.get_request(newer.id).status == "pending"
+
+
+def test_reap_settles_requests_and_candidates_left_behind_a_finished_run(store, new_user):
+    """The runner died after finishing its run but before settling its request."""
+    store.create_request(new_user(), None, "normal")
+    ok = store.claim_next_request(runner="r", lease_token=TOK, as_of=AS_OF)
+    store.update_run(ok.run.id, TOK, status="completed", completed_at=datetime.now(timezone.utc))
+    store.create_request(new_user(), None, "normal")
+    bad = store.claim_next_request(runner="r", lease_token=OTHER, as_of=AS_OF)
+    mv = store.create_model_version(sha256=SHA, size_bytes=1, sklearn_version="1", estimator="X", fine_tunable=True, metrics={}, run_id=bad.run.id)
+    store.update_run(bad.run.id, OTHER, status="failed", error_message="trainer exploded", completed_at=datetime.now(timezone.utc))
+    assert store.reap_stale_runs(lease_seconds=3600, max_attempts=3) == []
+    assert store.get_request(ok.request.id).status == "processing"  # the runner may still settle it
+    time.sleep(1.05)
+    assert store.reap_stale_runs(lease_seconds=1, max_attempts=3) == []  # no run was running
+    assert store.get_request(ok.request.id).status == "completed"
+    failed = store.get_request(bad.request.id)
+    assert failed.status == "failed" and failed.last_error == "trainer exploded" and failed.processed_at
+    assert store.get_model_version(mv.version).status == "rejected"
+
+
 def test_reap_stale_runs_requeues_then_fails_requests_and_rejects_candidates(store, new_user):
     # The shortest lease Postgres accepts is 1 s (reap_stale_retraining_runs refuses <= 0),
     # so the runs are left without a heartbeat for a little longer than that.
