@@ -44,6 +44,7 @@ from ml_pipeline.errors import (
     CancelledError,
     ConfigError,
     DailyRunExistsError,
+    EvaluationLogError,
     LeaseLostError,
     PipelineError,
     TrainingError,
@@ -162,9 +163,13 @@ class Cancellation:
         self.child: subprocess.Popen[str] | None = None
 
     def install(self) -> None:
-        """Install handlers (main thread only)."""
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, self._handle)
+        """Install handlers (main thread only); :meth:`restore` puts the previous ones back."""
+        self._previous = {sig: signal.signal(sig, self._handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore(self) -> None:
+        """Reinstall the handlers that were there before :meth:`install`."""
+        for sig, handler in getattr(self, "_previous", {}).items():
+            signal.signal(sig, handler)
 
     def _handle(self, signum: int, frame: Any) -> None:
         self.signal_name = signal.Signals(signum).name
@@ -365,8 +370,18 @@ class Job:
         read_days = max(lookback, s.model.decay.recent_days + s.model.decay.reference_days) if detect else lookback
         read_window = Window.ending_at(self.as_of, read_days)
         schema = LogSchema.from_model_config(s.model)
-        sources = resolve_sources(self.store, s.model.evaluation_log.path, read_window, workdir / "log")
-        loaded = read_sources(sources, schema, read_window)
+        try:
+            sources = resolve_sources(self.store, s.model.evaluation_log.path, read_window, workdir / "log")
+            loaded = read_sources(sources, schema, read_window)
+        except EvaluationLogError as exc:
+            if read_window == window:
+                raise
+            # Bad rows only in the extra days the decay check reads must not fail the run:
+            # validate strictly what is trained on, and skip the decay check.
+            log.warning("decay check skipped: the %d days before the window cannot be used: %s", read_days - lookback, describe(exc))
+            detect, read_window = False, window
+            sources = resolve_sources(self.store, s.model.evaluation_log.path, window, workdir / "log-window")
+            loaded = read_sources(sources, schema, window)
         self.cancel.check()
         source = run.source
         if detect:
@@ -641,8 +656,11 @@ def run_auto_reinforcement(
         raise ConfigError(f"source {source!r} is unknown; use one of {', '.join(RUN_SOURCES)}")
     settings = load_settings({"lookback_days": lookback_days})
     store = open_store(settings)
+    cancellation = Cancellation()
+    if threading.current_thread() is threading.main_thread():  # Ctrl-C ends the run as failed, not running
+        cancellation.install()
     try:
-        job = Job(settings, store, as_of=utcnow())
+        job = Job(settings, store, as_of=utcnow(), cancellation=cancellation)
         job.reap()
         if request_id:
             job.process_requests(request_id=request_id, lookback_days=lookback_days)
@@ -650,6 +668,7 @@ def run_auto_reinforcement(
             job.nightly(source, lookback_days=lookback_days)
         return job.exit_code() == 0
     finally:
+        cancellation.restore()
         store.close()
 
 

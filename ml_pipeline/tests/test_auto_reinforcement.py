@@ -238,3 +238,46 @@ def test_heartbeat_thread_survives_unexpected_errors(seeded, settings):
         while len(calls) < 3 and time.monotonic() < deadline:
             time.sleep(0.01)
     assert len(calls) >= 3 and not beat.lost.is_set()
+
+
+def test_bad_rows_only_in_the_decay_reference_days_do_not_fail_the_nightly_run(seeded, settings, sample_log):
+    import pandas as pd
+
+    from .conftest import put_log
+
+    log = sample_log.astype({"confidence_score": object})
+    ts = pd.to_datetime(log["created_at"], utc=True)
+    old = (ts < pd.Timestamp(AS_OF - timedelta(days=9))) & (ts >= pd.Timestamp(AS_OF - timedelta(days=10)))
+    log.loc[old[old].index[0], "confidence_score"] = "high"  # 9-10 days old: decay reference days only
+    put_log(seeded, log)
+    j = job(settings, seeded)
+    j.nightly()
+    run = seeded.list_runs()[0]
+    assert run.status == "completed", run.error_message
+    text = seeded.get_object(BUCKET_TRAINING_LOGS, f"{run.id}.log").decode()
+    assert "decay check skipped" in text and "must be a number" in text
+    recent = sample_log.astype({"confidence_score": object})
+    recent.loc[(ts >= pd.Timestamp(AS_OF - timedelta(days=1))).idxmax(), "confidence_score"] = "high"  # inside the window
+    put_log(seeded, recent)
+    k = job(settings, seeded, as_of=AS_OF + timedelta(days=1))
+    k.nightly()
+    assert seeded.list_runs()[0].status == "failed"
+
+
+def test_guide_api_run_auto_reinforcement(seeded, settings, monkeypatch):
+    import signal
+
+    from ml_pipeline.auto_reinforcement import run_auto_reinforcement
+
+    monkeypatch.setenv("ML_PIPELINE_HOME", str(settings.home))
+    monkeypatch.setenv("ML_PIPELINE_BACKEND", "local")
+    monkeypatch.setenv("ML_PIPELINE_CONFIG", str(settings.config_path))
+    before = signal.getsignal(signal.SIGINT)
+    req = seeded.create_request(USER_A, "via the API", "normal")
+    assert run_auto_reinforcement(request_id=req.id) is True
+    assert seeded.get_request(req.id).status == "completed"
+    assert signal.getsignal(signal.SIGINT) is before  # handlers restored
+    # the nightly run of today's real date: the sample log ends 2026-11-20, so too few errors now -> skipped, still True
+    assert run_auto_reinforcement() is True
+    assert run_auto_reinforcement() is True  # same day: nothing to do
+    assert [r.source for r in seeded.list_runs()].count("auto_daily") == 1
