@@ -34,7 +34,6 @@ DEFAULT_CONFIG_FILE = "model_config.yaml"
 DEFAULT_HOME = ".ml_pipeline"
 BACKENDS = ("auto", "local", "supabase")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-METRICS = ("accuracy", "precision", "recall", "f1_score")
 
 # Environment variables each setting may come from (documented in README.md).
 ENV_VARS = {

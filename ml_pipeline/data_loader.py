@@ -46,7 +46,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LOGICAL_COLUMNS = ("prediction_id", "created_at", "predicted_label", "actual_label", "confidence")
-SUPPORTED_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 DAILY_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.(csv|csv\.gz|parquet)$")
 MAX_EXAMPLES = 5
 BATCH_BYTES = 16 << 20
@@ -104,11 +103,6 @@ class Problems:
                 line += f" ({shown})"
             lines.append(f"{line}. Fix: {p.fix}")
         return "\n".join(lines)
-
-    def raise_if_any(self) -> None:
-        """Raise ``EvaluationLogError`` with :meth:`message` when something was recorded."""
-        if self:
-            raise EvaluationLogError(self.message())
 
 
 # --------------------------------------------------------------------------- columns
@@ -555,7 +549,6 @@ class _Piece:
     actual: Any  # int8 class index, -1 = not known yet
     hash: Any  # uint64 hash of prediction_id (holdout_mask's)
     kept: Any = None  # pa.Table of the kept rows (file column names), or None
-    kept_pos: Any = None  # indices of the kept rows among this piece's window rows
     kept_row: Any = None  # row numbers (0-based, in the piece) of the kept rows
     row0: int = 0  # row number (0-based, in the file) of the piece's first row
     group: int = 0  # Parquet row group or CSV byte range
@@ -687,7 +680,6 @@ def _process(batch: Any, ctx: _Ctx, *, features: bool) -> _Piece:
             piece.cand_feat = np.stack([v[keep] for v in feats]) if feats else np.zeros((0, len(keep)))
         return piece
     piece.kept = sub.take(pa.array(keep)) if len(keep) != len(rows) else sub
-    piece.kept_pos = keep
     piece.kept_row = rows[keep]
     return piece
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sqlite3
 import tempfile
 import threading
@@ -724,8 +723,3 @@ class LocalStore:
         """All versions, newest first."""
         rows = self._all("SELECT * FROM model_versions ORDER BY version DESC")
         return [_row_to_version(r) for r in rows]
-
-    def reset(self) -> None:
-        """Delete everything (tests and `sample_data --force` only)."""
-        self.close()
-        shutil.rmtree(self.home, ignore_errors=True)

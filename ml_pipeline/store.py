@@ -31,7 +31,6 @@ RUN_STATUSES = ("pending", "running", "completed", "failed", "skipped")
 FINAL_RUN_STATUSES = ("completed", "failed", "skipped")
 REQUEST_STATUSES = ("pending", "processing", "completed", "cancelled", "failed")
 PRIORITIES = ("low", "normal", "high")
-PRIORITY_RANK = {"high": 0, "normal": 1, "low": 2}
 VERSION_STATUSES = ("candidate", "champion", "retired", "rejected")
 
 BUCKET_EVALUATION_LOGS = "evaluation-logs"
@@ -273,11 +272,6 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Release connections."""
-
-
-def priority_rank(priority: str) -> int:
-    """0 for high, 1 for normal, 2 for low (never order by the text)."""
-    return PRIORITY_RANK[priority]
 
 
 def check_priority(priority: str) -> str:

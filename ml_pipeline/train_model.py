@@ -32,10 +32,7 @@ from typing import Any
 if not __package__:  # started as a script: make the package importable (see PITFALLS)
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ml_pipeline.config import (  # noqa: E402
-    DEFAULT_CONFIG_FILE,
-    METRICS,
-)
+from ml_pipeline.config import DEFAULT_CONFIG_FILE  # noqa: E402
 from ml_pipeline.errors import ConfigError, EvaluationLogError, PipelineError, describe  # noqa: E402
 from ml_pipeline.registry import sha256_file  # noqa: E402
 
