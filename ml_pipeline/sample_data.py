@@ -125,7 +125,7 @@ def install(home: Path, config_path: Path, *, end_day: date | None = None, force
     import joblib
 
     from ml_pipeline.config import load_settings
-    from ml_pipeline.data_loader import Window, build_datasets, load_evaluation_log
+    from ml_pipeline.data_loader import collect_retraining_data
     from ml_pipeline.local_store import LocalStore
     from ml_pipeline.registry import Registry
     from ml_pipeline.store import BUCKET_EVALUATION_LOGS
@@ -148,11 +148,7 @@ def install(home: Path, config_path: Path, *, end_day: date | None = None, force
     done = f"wrote {len(log_df)} predictions to {home}/buckets/{BUCKET_EVALUATION_LOGS}/{log_key}; base model v{mv.version} is champion"
     if data_dir is not None:
         as_of = datetime.combine(end_day, time(0), tzinfo=timezone.utc)
-        window = Window.ending_at(as_of, settings.lookback_days)
-        frame = load_evaluation_log(settings=settings, store=store, window=window)
-        r = settings.model.retraining
-        data = build_datasets(frame, window=window, confidence_threshold=settings.confidence_threshold, min_samples=settings.min_error_samples,
-                              holdout_fraction=r.holdout_fraction, replay_ratio=r.replay_ratio, random_seed=r.random_seed, workdir=data_dir)
+        data = collect_retraining_data(settings, store, as_of=as_of, workdir=data_dir)
         done += f"; {data.dataset_path} ({data.error_count} errors + {data.replay_size} replay) and {data.holdout_path}"
     store.close()
     return done
