@@ -3,7 +3,11 @@
 Engines of the filter step (read, validate, keep the window's errors, build holdout and
 replay, all in memory; writing the CSV files is left to the whole-job measurement):
 
-* ``ours``: :func:`ml_pipeline.data_loader.select_datasets`, the code the job runs;
+* ``ours``: :func:`ml_pipeline.data_loader.select_datasets`, the filter of
+  ``collect_retraining_data`` (``--dry-run``, ``python -m ml_pipeline.data_loader``). The job
+  itself reads its window with the same fast reader (``read_sources``, which it also needs
+  for the decay check) and selects with ``build_datasets`` (proved identical by
+  ml_pipeline/tests/test_filter_equivalence.py); its cost is in the whole-job figure;
 * ``pandas``: the naive way, ``read_csv``/``read_parquet`` of every column, then boolean
   masks, the same hash for the holdout and the same ``groupby().sample`` for the replay;
   no validation;
