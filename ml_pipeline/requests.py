@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "list":
             rows = store.list_requests(status=args.status)
             if args.json:
-                print(json.dumps([{**r.__dict__, **{k: (v.isoformat() if hasattr(v, 'isoformat') else v) for k, v in r.__dict__.items()}} for r in rows]))
+                print(json.dumps([{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.__dict__.items()} for r in rows]))
             elif not rows:
                 print("no requests")
             else:
