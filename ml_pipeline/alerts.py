@@ -12,29 +12,27 @@ same rules (web/src/lib/alerts.ts).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any, Iterable
+from typing import Any
 
-from ml_pipeline.store import Run
+from ml_pipeline.records import Run, RunStatus
 
 WINDOW = timedelta(days=7)
 
 
 def compute_alerts(runs: Iterable[Run], now: datetime, *, failures_threshold: int = 3, error_samples_threshold: int = 1000) -> list[dict[str, Any]]:
     """Alerts for ``runs`` (any order) as ``[{"code", "message"}]``, most severe first."""
-    recent = sorted(
-        (r for r in runs if r.created_at is not None and r.created_at >= now - WINDOW),
-        key=lambda r: r.created_at,  # type: ignore[arg-type, return-value]
-        reverse=True,
-    )
+    dated = [(r.created_at, r) for r in runs if r.created_at is not None and r.created_at >= now - WINDOW]
+    recent = [r for _, r in sorted(dated, key=lambda pair: pair[0], reverse=True)]
     alerts: list[dict[str, Any]] = []
-    failed = [r for r in recent if r.status == "failed"]
+    failed = [r for r in recent if r.status == RunStatus.FAILED]
     if len(failed) >= failures_threshold:
         alerts.append({"code": "repeated_failures", "message": f"{len(failed)} retraining runs failed in the last 7 days (alert at {failures_threshold})"})
-    sized = [r for r in recent if r.status in ("completed", "skipped")]
+    sized = [r for r in recent if r.status in (RunStatus.COMPLETED, RunStatus.SKIPPED)]
     if sized and sized[0].dataset_size > error_samples_threshold:
         alerts.append({"code": "error_volume", "message": f"{sized[0].dataset_size} high-confidence error samples in 7 days (alert above {error_samples_threshold}): the model is degrading"})
-    completed = [r for r in recent if r.status == "completed" and r.metrics.get("baseline")]
+    completed = [r for r in recent if r.status == RunStatus.COMPLETED and r.metrics.get("baseline")]
     if completed:
         m = completed[0].metrics
         before, after = m["baseline"].get("accuracy"), m.get("accuracy")

@@ -34,11 +34,13 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Protocol
 
+from ml_pipeline.cli import add_common_options, parse_as_of, report_error, run_main, settings_from, setup_logging
 from ml_pipeline.config import DEFAULT_LOOKBACK_DAYS
 from ml_pipeline.errors import (
     CancelledError,
@@ -50,11 +52,14 @@ from ml_pipeline.errors import (
     TrainingError,
     describe,
 )
+from ml_pipeline.records import BUCKET_TRAINING_LOGS, RUN_SOURCES, Claim, Run, RunSource, RunStatus, utcnow
 
 if TYPE_CHECKING:
     from ml_pipeline.config import Settings
-    from ml_pipeline.registry import Registry
-    from ml_pipeline.store import Run, Store
+    from ml_pipeline.registry import GateDecision, Registry
+    from ml_pipeline.store import Store
+
+Clock = Callable[[], datetime]
 
 log = logging.getLogger("ml_pipeline.auto_reinforcement")
 
@@ -72,12 +77,12 @@ class RunOutcome:
     run_id: str
     source: str
     status: str
-    request_id: Optional[str] = None
+    request_id: str | None = None
     dataset_size: int = 0
-    error_message: Optional[str] = None
-    skip_reason: Optional[str] = None
+    error_message: str | None = None
+    skip_reason: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
-    log_url: Optional[str] = None
+    log_url: str | None = None
     log_text: str = ""
 
     def as_dict(self) -> dict[str, Any]:
@@ -108,7 +113,7 @@ class _RunLog:
         self.handler = logging.StreamHandler(self.buffer)
         self.handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
 
-    def __enter__(self) -> "_RunLog":
+    def __enter__(self) -> _RunLog:
         logger = logging.getLogger("ml_pipeline")
         self._level = logger.level
         if logger.getEffectiveLevel() > logging.INFO:  # the stored log always has INFO lines
@@ -129,7 +134,7 @@ class _RunLog:
 class _Heartbeat:
     """Background heartbeats for one run; notices when the lease is lost."""
 
-    def __init__(self, store: "Store", run_id: str, token: str, every: float) -> None:
+    def __init__(self, store: Store, run_id: str, token: str, every: float) -> None:
         self.store, self.run_id, self.token, self.every = store, run_id, token, every
         self.lost = threading.Event()
         self._stop = threading.Event()
@@ -145,7 +150,7 @@ class _Heartbeat:
             except Exception as exc:  # a missed beat is not fatal (the lease has slack); a dead thread would be
                 log.warning("heartbeat failed: %s", describe(exc))
 
-    def __enter__(self) -> "_Heartbeat":
+    def __enter__(self) -> _Heartbeat:
         self._thread.start()
         return self
 
@@ -218,6 +223,99 @@ def parse_trainer_output(stdout: str, returncode: int) -> dict[str, Any]:
     return result
 
 
+@dataclass(frozen=True)
+class TrainingJob:
+    """What the job asks of the trainer: the arguments of one ``train_model.py`` call."""
+
+    dataset: Path
+    config: Path
+    fine_tune: bool
+    output_dir: Path
+    learning_rate: float
+    epochs: int
+    holdout: Path
+    random_seed: int
+    model_path: Path | None = None
+    model_sha256: str | None = None
+
+    def argv(self) -> list[str]:
+        """Command-line arguments of train_model.py."""
+        args = ["--dataset", str(self.dataset), "--config", str(self.config), "--fine_tune", "true" if self.fine_tune else "false",
+                "--output_dir", str(self.output_dir), "--learning_rate", repr(self.learning_rate), "--epochs", str(self.epochs),
+                "--holdout", str(self.holdout), "--random_seed", str(self.random_seed)]
+        if self.model_path is not None:
+            args += ["--model_path", str(self.model_path), "--model_sha256", self.model_sha256 or ""]
+        return args
+
+
+class TrainerRunner(Protocol):
+    """Runs one training and returns the trainer's result object (``status``, ``model_path``,
+    ``sha256``, ``metrics``...); raises ``TrainingError`` or ``CancelledError``."""
+
+    def __call__(self, job: TrainingJob, timeout: int, cancel: Cancellation) -> dict[str, Any]: ...
+
+
+class SubprocessTrainer:
+    """The production trainer: ``train_model.py`` in a child process.
+
+    Timeout, a minimal environment without secrets, SIGTERM to the child when the runner
+    dies (Linux), stop on cancellation, stderr copied into the run log, exit code 2 = bad
+    input (not retryable). ``script`` and ``extra_args`` let a test run a wrapper script.
+    """
+
+    def __init__(self, script: Path = TRAINER, python: str = sys.executable, extra_args: tuple[str, ...] = ()) -> None:
+        self.script, self.python, self.extra_args = Path(script), python, tuple(extra_args)
+
+    def __call__(self, job: TrainingJob, timeout: int, cancel: Cancellation) -> dict[str, Any]:
+        cmd = [self.python, str(self.script), *self.extra_args, *job.argv()]
+        log.info("running %s %s", TRAINER.name, " ".join(job.argv()))
+        with tempfile.TemporaryFile("w+") as err_file:
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err_file, text=True, env=minimal_env(), cwd=str(Path.cwd()),
+                                    preexec_fn=_pdeathsig_setter())
+            cancel.child = proc
+            out_chunks: list[str] = []
+            reader = threading.Thread(target=lambda: out_chunks.append(proc.stdout.read() if proc.stdout else ""), daemon=True)
+            reader.start()
+            deadline = time.monotonic() + timeout
+            try:
+                while proc.poll() is None:
+                    if cancel.event.is_set():
+                        proc.terminate()
+                        self._reap_child(proc)
+                        cancel.check()
+                    if time.monotonic() > deadline:
+                        proc.kill()
+                        proc.wait()
+                        raise TrainingError(f"train_model.py did not finish within {timeout} s (retraining.training_timeout_seconds); it was stopped")
+                    time.sleep(0.05)
+            finally:
+                cancel.child = None
+            reader.join(timeout=10)
+            err_file.seek(0)
+            stderr = err_file.read()
+        for line in stderr.splitlines():
+            log.info("trainer | %s", line)
+        cancel.check()
+        if proc.returncode < 0:
+            name = signal.Signals(-proc.returncode).name
+            raise TrainingError(f"train_model.py was killed by {name}; if the machine ran out of memory, "
+                                "give the job more memory or shorten --lookback-days")
+        result = parse_trainer_output("".join(out_chunks), proc.returncode)
+        if result["status"] != "ok" or proc.returncode != 0:
+            exc = TrainingError(f"train_model.py failed (exit code {proc.returncode}): {result.get('error', 'no message')}")
+            exc.retryable = proc.returncode not in (2,)  # bad input recurs; other failures may not
+            raise exc
+        return result
+
+    @staticmethod
+    def _reap_child(proc: subprocess.Popen[str]) -> None:
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def detect_decay(frame: Any, as_of: datetime, decay: Any) -> tuple[bool, str]:
     """Did live accuracy of the last ``recent_days`` fall more than allowed below the reference days?"""
     import pandas as pd
@@ -241,15 +339,22 @@ def detect_decay(frame: Any, as_of: datetime, decay: Any) -> tuple[bool, str]:
 
 # --------------------------------------------------------------------------- the job
 class Job:
-    """One invocation: a store, settings, a runner identity and the outcomes so far."""
+    """One invocation: a store, settings, a runner identity and the outcomes so far.
 
-    def __init__(self, settings: "Settings", store: "Store", *, as_of: datetime, dry_run: bool = False, cancellation: Cancellation | None = None) -> None:
+    ``trainer`` runs one training (default: :class:`SubprocessTrainer`, the real
+    train_model.py in a child process); ``clock`` gives "now" for the run's timestamps,
+    log retention and alerts (default: UTC wall time). Tests pass fakes for both.
+    """
+
+    def __init__(self, settings: Settings, store: Store, *, as_of: datetime, trainer: TrainerRunner | None = None, clock: Clock = utcnow,
+                 cancellation: Cancellation | None = None) -> None:
         from ml_pipeline.registry import Registry
 
         self.settings = settings
         self.store = store
         self.as_of = as_of
-        self.dry_run = dry_run
+        self.trainer: TrainerRunner = trainer or SubprocessTrainer()
+        self.clock = clock
         self.cancel = cancellation or Cancellation()
         self.runner = f"{socket.gethostname()}:{os.getpid()}"
         self.registry: Registry = Registry(store, settings.home / "cache")
@@ -294,22 +399,21 @@ class Job:
                 return
             ran.add(req.id)
 
-    def _claim(self, token: str, request_id: str | None, ran: set[str]) -> Any:
+    def _claim(self, token: str, request_id: str | None, ran: set[str]) -> Claim | None:
         """The next claim: the queue's head, or, once this invocation re-queued something, the
         first pending request it has not run yet (claimed by id, still atomic)."""
-        kwargs = {"runner": self.runner, "lease_token": token, "as_of": self.as_of}
         if request_id is not None or not ran:
-            return self.store.claim_next_request(**kwargs, request_id=request_id)
+            return self.store.claim_next_request(runner=self.runner, lease_token=token, as_of=self.as_of, request_id=request_id)
         for pending in self.store.list_requests(status="pending"):
             if pending.id in ran:
                 log.info("request %s was re-queued by this run; the next invocation retries it", pending.id)
                 continue
-            claim = self.store.claim_next_request(**kwargs, request_id=pending.id)
+            claim = self.store.claim_next_request(runner=self.runner, lease_token=token, as_of=self.as_of, request_id=pending.id)
             if claim is not None:
                 return claim
         return None
 
-    def nightly(self, source: str = "auto_daily", lookback_days: int | None = None) -> None:
+    def nightly(self, source: str = RunSource.AUTO_DAILY, lookback_days: int | None = None) -> None:
         """The once-a-day run (``auto_daily``/``decay_triggered``) or a one-off ``manual`` run."""
         import uuid
 
@@ -323,7 +427,7 @@ class Job:
         self.execute(run, token, fine_tune=source != "decay_triggered", lookback_days=lookback_days, detect=source == "auto_daily")
 
     # ---- one run
-    def execute(self, run: "Run", token: str, *, fine_tune: bool, lookback_days: int | None, request_id: str | None = None, attempts: int = 0, detect: bool = False) -> RunOutcome:
+    def execute(self, run: Run, token: str, *, fine_tune: bool, lookback_days: int | None, request_id: str | None = None, attempts: int = 0, detect: bool = False) -> RunOutcome:
         """Do one run from data to decision; always leaves the run in a final state (unless fenced)."""
         outcome = RunOutcome(run.id, run.source, "running", request_id=request_id)
         retryable = False
@@ -361,7 +465,7 @@ class Job:
         self.outcomes.append(outcome)
         return outcome
 
-    def _work(self, run: "Run", token: str, workdir: Path, beat: _Heartbeat, *, fine_tune: bool, lookback_days: int | None, detect: bool) -> dict[str, Any]:
+    def _work(self, run: Run, token: str, workdir: Path, beat: _Heartbeat, *, fine_tune: bool, lookback_days: int | None, detect: bool) -> dict[str, Any]:
         from ml_pipeline.data_loader import LogSchema, Window, build_datasets, read_sources, resolve_sources
 
         s = self.settings
@@ -420,13 +524,11 @@ class Job:
         if not fine_tune:
             # From scratch learns from every labelled row outside the holdout, not from errors alone.
             dataset = self._full_training_set(frame, data, workdir / "data")
-        cmd = [sys.executable, str(TRAINER), "--dataset", str(dataset), "--config", str(s.config_path.resolve()),
-               "--fine_tune", "true" if fine_tune else "false", "--output_dir", str(workdir / "out"),
-               "--learning_rate", repr(s.learning_rate), "--epochs", str(s.epochs), "--holdout", str(data.holdout_path),
-               "--random_seed", str(r.random_seed)]
-        if champion is not None:
-            cmd += ["--model_path", str(self.registry.fetch(champion)), "--model_sha256", champion.sha256]
-        result = self._run_trainer(cmd, r.training_timeout_seconds)
+        job = TrainingJob(dataset=Path(dataset), config=s.config_path.resolve(), fine_tune=fine_tune, output_dir=workdir / "out",
+                          learning_rate=s.learning_rate, epochs=s.epochs, holdout=Path(data.holdout_path), random_seed=r.random_seed)
+        if champion is not None:  # the orchestrator hands the verified champion over: the trainer never opens the store
+            job = TrainingJob(**{**job.__dict__, "model_path": self.registry.fetch(champion), "model_sha256": champion.sha256})
+        result = self.trainer(job, r.training_timeout_seconds, self.cancel)
         # Ask the store, not only the heartbeat thread: the run may have been reaped since the
         # last beat, and a fenced-out runner must not register or upload anything.
         if beat.lost.is_set() or not self.store.heartbeat(run.id, token):
@@ -462,7 +564,7 @@ class Job:
         return {"status": "completed", "dataset_size": data.error_count, "metrics": metrics, "model_version": mv.version,
                 "fine_tune_flag": bool(result["fine_tuned"]), "source": source}
 
-    def _decide(self, metrics: dict[str, Any]) -> Any:
+    def _decide(self, metrics: dict[str, Any]) -> GateDecision:
         from ml_pipeline.registry import decide_promotion
 
         return decide_promotion(
@@ -480,58 +582,9 @@ class Job:
         train.assign(sample_type=is_error.map({True: "error", False: "replay"})).drop(columns=["_line"], errors="ignore").to_csv(out, index=False)
         return out
 
-    def _run_trainer(self, cmd: list[str], timeout: int) -> dict[str, Any]:
-        log.info("running %s", " ".join(Path(c).name if c == str(TRAINER) else c for c in cmd[1:]))
-        with tempfile.TemporaryFile("w+") as err_file:
-            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err_file, text=True, env=minimal_env(), cwd=str(Path.cwd()),
-                                    preexec_fn=_pdeathsig_setter())
-            self.cancel.child = proc
-            out_chunks: list[str] = []
-            reader = threading.Thread(target=lambda: out_chunks.append(proc.stdout.read() if proc.stdout else ""), daemon=True)
-            reader.start()
-            deadline = time.monotonic() + timeout
-            try:
-                while proc.poll() is None:
-                    if self.cancel.event.is_set():
-                        proc.terminate()
-                        self._reap_child(proc)
-                        self.cancel.check()
-                    if time.monotonic() > deadline:
-                        proc.kill()
-                        proc.wait()
-                        raise TrainingError(f"train_model.py did not finish within {timeout} s (retraining.training_timeout_seconds); it was stopped")
-                    time.sleep(0.05)
-            finally:
-                self.cancel.child = None
-            reader.join(timeout=10)
-            err_file.seek(0)
-            stderr = err_file.read()
-        for line in stderr.splitlines():
-            log.info("trainer | %s", line)
-        self.cancel.check()
-        if proc.returncode < 0:
-            name = signal.Signals(-proc.returncode).name
-            raise TrainingError(f"train_model.py was killed by {name}; if the machine ran out of memory, "
-                                "give the job more memory or shorten --lookback-days")
-        result = parse_trainer_output("".join(out_chunks), proc.returncode)
-        if result["status"] != "ok" or proc.returncode != 0:
-            exc = TrainingError(f"train_model.py failed (exit code {proc.returncode}): {result.get('error', 'no message')}")
-            exc.retryable = proc.returncode not in (2,)  # bad input recurs; other failures may not
-            raise exc
-        return result
-
-    @staticmethod
-    def _reap_child(proc: subprocess.Popen[str]) -> None:
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-    def _finish(self, run: "Run", token: str, final: dict[str, Any], outcome: RunOutcome, *, request_id: str | None, retryable: bool, attempts: int) -> None:
+    def _finish(self, run: Run, token: str, final: dict[str, Any], outcome: RunOutcome, *, request_id: str | None, retryable: bool, attempts: int) -> None:
         """Store the log, write the final state (fenced), settle the request."""
         from ml_pipeline.alerts import compute_alerts
-        from ml_pipeline.store import BUCKET_TRAINING_LOGS, utcnow
 
         status = final["status"]
         metrics = dict(final.get("metrics") or {})
@@ -555,11 +608,12 @@ class Job:
             if status != "failed":
                 metrics["log_error"] = describe(exc)
         a = self.settings.model.alerts
-        provisional = run.__class__(**{**run.__dict__, "status": status, "dataset_size": int(final.get("dataset_size", 0)), "metrics": metrics, "created_at": run.created_at or utcnow()})
-        history = [r for r in self.store.list_runs(limit=200, since=utcnow() - timedelta(days=7)) if r.id != run.id]
-        metrics["alerts"] = compute_alerts([*history, provisional], utcnow(), failures_threshold=a.failures_in_7_days, error_samples_threshold=a.error_samples_in_7_days)
+        now = self.clock()
+        provisional = replace(run, status=status, dataset_size=int(final.get("dataset_size", 0)), metrics=metrics, created_at=run.created_at or now)
+        history = [r for r in self.store.list_runs(limit=200, since=now - timedelta(days=7)) if r.id != run.id]
+        metrics["alerts"] = compute_alerts([*history, provisional], now, failures_threshold=a.failures_in_7_days, error_samples_threshold=a.error_samples_in_7_days)
         fields = {k: v for k, v in final.items() if k in ("status", "dataset_size", "error_message", "skip_reason", "model_version", "fine_tune_flag", "source")}
-        fields.update(metrics=metrics, completed_at=utcnow(), log_url=log_url)
+        fields.update(metrics=metrics, completed_at=self.clock(), log_url=log_url)
         try:
             self.store.update_run(run.id, token, **fields)
         except LeaseLostError as exc:
@@ -593,9 +647,7 @@ class Job:
     # ---- housekeeping
     def cleanup_logs(self) -> int:
         """Delete training logs older than ``alerts.log_retention_days``."""
-        from ml_pipeline.store import BUCKET_TRAINING_LOGS, utcnow
-
-        cutoff = utcnow() - timedelta(days=self.settings.model.alerts.log_retention_days)
+        cutoff = self.clock() - timedelta(days=self.settings.model.alerts.log_retention_days)
         old = [o.name for o in self.store.list_objects(BUCKET_TRAINING_LOGS) if o.updated_at and o.updated_at < cutoff]
         if old:
             self.store.delete_objects(BUCKET_TRAINING_LOGS, old)
@@ -605,11 +657,11 @@ class Job:
     def alerts(self) -> list[dict[str, Any]]:
         """The guide's alerts over the last 7 days of runs."""
         from ml_pipeline.alerts import compute_alerts
-        from ml_pipeline.store import utcnow
 
         a = self.settings.model.alerts
-        runs = self.store.list_runs(limit=500, since=utcnow() - timedelta(days=7))
-        return compute_alerts(runs, utcnow(), failures_threshold=a.failures_in_7_days, error_samples_threshold=a.error_samples_in_7_days)
+        now = self.clock()
+        runs = self.store.list_runs(limit=500, since=now - timedelta(days=7))
+        return compute_alerts(runs, now, failures_threshold=a.failures_in_7_days, error_samples_threshold=a.error_samples_in_7_days)
 
     def exit_code(self) -> int:
         """0 when every run completed or skipped, 1 otherwise."""
@@ -619,7 +671,7 @@ class Job:
 
 
 # --------------------------------------------------------------------------- dry run
-def dry_run(settings: "Settings", store: "Store", as_of: datetime, lookback_days: int | None) -> dict[str, Any]:
+def dry_run(settings: Settings, store: Store, as_of: datetime, lookback_days: int | None) -> dict[str, Any]:
     """What a run would do now: counts by class, pending requests, the champion. No writes."""
     from ml_pipeline.data_loader import collect_retraining_data
 
@@ -636,39 +688,69 @@ def dry_run(settings: "Settings", store: "Store", as_of: datetime, lookback_days
     }
 
 
+# --------------------------------------------------------------------------- one invocation
+def run_job(
+    settings: Settings,
+    store: Store,
+    *,
+    as_of: datetime,
+    source: str = RunSource.AUTO_DAILY,
+    request_id: str | None = None,
+    requests_only: bool = False,
+    lookback_days: int | None = None,
+    trainer: TrainerRunner | None = None,
+    clock: Clock = utcnow,
+    cancellation: Cancellation | None = None,
+) -> Job:
+    """What one invocation does, for the CLI and :func:`run_auto_reinforcement` alike.
+
+    Reap stale runs; process every pending request (or exactly ``request_id``); then,
+    unless ``requests_only`` or ``request_id``, the run of ``source`` (``auto_daily`` at most
+    once per UTC day). Returns the :class:`Job` with its outcomes. Signal handlers are
+    installed for the duration when called from the main thread, and restored after.
+    """
+    if source not in RUN_SOURCES:
+        raise ConfigError(f"source {source!r} is unknown; use one of {', '.join(RUN_SOURCES)}")
+    cancel = cancellation or Cancellation()
+    if threading.current_thread() is threading.main_thread():  # Ctrl-C ends the run as failed, not running
+        cancel.install()
+    job = Job(settings, store, as_of=as_of, trainer=trainer, clock=clock, cancellation=cancel)
+    try:
+        job.reap()
+        job.process_requests(request_id=request_id, lookback_days=lookback_days)
+        if not requests_only and request_id is None:
+            job.nightly(source, lookback_days=lookback_days)
+    except CancelledError as exc:  # stopped between runs: the runs so far are final; exit_code() is 1
+        log.error("%s; no further run was started", describe(exc))
+    finally:
+        cancel.restore()
+    return job
+
+
 # --------------------------------------------------------------------------- guide API
 def run_auto_reinforcement(
     lookback_days: int = DEFAULT_LOOKBACK_DAYS,
     source: str = "auto_daily",
-    request_id: Optional[str] = None,
+    request_id: str | None = None,
 ) -> bool:
     """Run the auto reinforcement loop.
 
-    With ``request_id``: process that pending request. Otherwise one run of ``source``
-    (``auto_daily`` runs at most once per UTC day; a second call that day does nothing and
-    returns True). Returns True when every run ended ``completed`` or ``skipped``.
-    Uses the configured store (local unless ``SUPABASE_URL`` is set).
+    With ``request_id``: process that pending request. Otherwise every pending request, then
+    one run of ``source`` (``auto_daily`` runs at most once per UTC day; a second call that
+    day runs nothing new and returns True). Returns True when every run ended ``completed``
+    or ``skipped``. Uses the configured store (local unless ``SUPABASE_URL`` is set).
     """
+    from ml_pipeline.backends import open_store
     from ml_pipeline.config import load_settings
-    from ml_pipeline.store import RUN_SOURCES, open_store, utcnow
 
     if source not in RUN_SOURCES:
         raise ConfigError(f"source {source!r} is unknown; use one of {', '.join(RUN_SOURCES)}")
     settings = load_settings({"lookback_days": lookback_days})
     store = open_store(settings)
-    cancellation = Cancellation()
-    if threading.current_thread() is threading.main_thread():  # Ctrl-C ends the run as failed, not running
-        cancellation.install()
     try:
-        job = Job(settings, store, as_of=utcnow(), cancellation=cancellation)
-        job.reap()
-        if request_id:
-            job.process_requests(request_id=request_id, lookback_days=lookback_days)
-        else:
-            job.nightly(source, lookback_days=lookback_days)
+        job = run_job(settings, store, as_of=utcnow(), source=source, request_id=request_id, lookback_days=lookback_days)
         return job.exit_code() == 0
     finally:
-        cancellation.restore()
         store.close()
 
 
@@ -682,29 +764,14 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 all runs completed or skipped, 1 a run failed or the job was cancelled, 2 configuration error.",
     )
     p.add_argument("--lookback-days", type=int, help="days of evaluation log to use (env ML_PIPELINE_LOOKBACK_DAYS; default 7)")
-    p.add_argument("--source", choices=("auto_daily", "manual", "decay_triggered"), default="auto_daily",
+    p.add_argument("--source", choices=RUN_SOURCES, default=RunSource.AUTO_DAILY.value,
                    help="source of the scheduled run: auto_daily (default; becomes decay_triggered on decay), manual (one extra run now), decay_triggered (from scratch)")
     p.add_argument("--request-id", help="process only this pending request")
     p.add_argument("--requests-only", action="store_true", help="process pending requests only, no nightly run (the frequent pickup)")
-    p.add_argument("--backend", choices=("auto", "local", "supabase"), help="env ML_PIPELINE_BACKEND; auto = supabase when SUPABASE_URL is set")
-    p.add_argument("--config", dest="config_path", help="model_config.yaml (env ML_PIPELINE_CONFIG)")
-    p.add_argument("--as-of", help="end of the data window, ISO 8601, default now (re-run or backfill a past day)")
+    add_common_options(p, as_of=True, log_level=True)
     p.add_argument("--dry-run", action="store_true", help="print counts by class and what would be trained; write nothing")
     p.add_argument("--artifacts-dir", help="write summary.json and logs/<run_id>.log here (for CI artifacts)")
     return p
-
-
-def _setup_logging(level: str) -> None:
-    """Console logging at LOG_LEVEL: short lines on a TTY, full plain lines otherwise.
-
-    The console handler filters by level; loggers stay at INFO so that each run's stored
-    log is complete whatever the console shows.
-    """
-    tty = sys.stderr.isatty()
-    fmt = "%(asctime)s %(levelname)-7s %(message)s" if tty else "%(asctime)s %(levelname)s %(name)s: %(message)s"
-    logging.basicConfig(level=min(logging.INFO, logging.getLevelName(level)), format=fmt, datefmt="%H:%M:%S" if tty else None, stream=sys.stderr, force=True)
-    for handler in logging.getLogger().handlers:
-        handler.setLevel(level)
 
 
 def _write_artifacts(directory: Path, summary: dict[str, Any], outcomes: list[RunOutcome]) -> None:
@@ -714,7 +781,10 @@ def _write_artifacts(directory: Path, summary: dict[str, Any], outcomes: list[Ru
     (directory / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
 
 
-def _record_config_failure(args: argparse.Namespace, exc: PipelineError) -> RunOutcome | None:
+StoreOpener = Callable[["Settings"], "Store"]
+
+
+def _record_config_failure(args: argparse.Namespace, exc: PipelineError, open_store: StoreOpener) -> RunOutcome | None:
     """A broken model_config.yaml still leaves a trace: the scheduled run is recorded failed.
 
     Only possible when the store itself can be opened (its settings come from the
@@ -722,82 +792,80 @@ def _record_config_failure(args: argparse.Namespace, exc: PipelineError) -> RunO
     """
     import uuid
 
-    from ml_pipeline.config import load_settings
-    from ml_pipeline.data_loader import parse_as_of
-    from ml_pipeline.store import open_store, utcnow
-
     try:
-        settings = load_settings({"backend": args.backend, "config_path": args.config_path}, skip_model=True)
+        settings = settings_from(args, skip_model=True)
         store = open_store(settings)
+        as_of = parse_as_of(args.as_of)
     except PipelineError:
         return None
     token = str(uuid.uuid4())
     try:
-        run = store.create_run(source=args.source, as_of=parse_as_of(args.as_of), lease_token=token,
-                               runner=f"{socket.gethostname()}:{os.getpid()}", fine_tune_flag=args.source != "decay_triggered")
-        store.update_run(run.id, token, status="failed", error_message=describe(exc), completed_at=utcnow())
-        return RunOutcome(run.id, run.source, "failed", error_message=describe(exc))
+        run = store.create_run(source=args.source, as_of=as_of, lease_token=token,
+                               runner=f"{socket.gethostname()}:{os.getpid()}", fine_tune_flag=args.source != RunSource.DECAY_TRIGGERED)
+        store.update_run(run.id, token, status=RunStatus.FAILED, error_message=describe(exc), completed_at=utcnow())
+        return RunOutcome(run.id, run.source, RunStatus.FAILED, error_message=describe(exc))
     except PipelineError:  # the day's run exists already, or the store refused: the exit code says enough
         return None
     finally:
         store.close()
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``python -m ml_pipeline.auto_reinforcement``."""
-    args = build_parser().parse_args(argv)
-    from ml_pipeline.config import load_settings
-    from ml_pipeline.data_loader import parse_as_of
-    from ml_pipeline.store import open_store, utcnow
+def main(argv: list[str] | None = None, *, open_store: StoreOpener | None = None, trainer: TrainerRunner | None = None) -> int:
+    """Entry point of ``python -m ml_pipeline.auto_reinforcement``.
 
+    ``open_store`` and ``trainer`` default to the real ones; the reliability tests' runner
+    passes its own (tests/reliability/runner_shim.py).
+    """
+    args = build_parser().parse_args(argv)
+    if open_store is None:
+        from ml_pipeline.backends import open_store
+
+    opener: StoreOpener = open_store
     started = utcnow()
     summary: dict[str, Any] = {"started_at": started.isoformat(), "backend": None, "runs": [], "alerts": []}
-    job: Job | None = None
     try:
-        settings = load_settings({"lookback_days": args.lookback_days, "backend": args.backend, "config_path": args.config_path})
-        _setup_logging(settings.log_level)
+        settings = settings_from(args, lookback_days=args.lookback_days)
+        setup_logging(settings.log_level)
         as_of = parse_as_of(args.as_of)
         summary["backend"] = settings.resolved_backend
-        store = open_store(settings)
+        store = opener(settings)
     except PipelineError as exc:
-        print(f"error: {describe(exc)}", file=sys.stderr)
-        recorded = None if args.dry_run or args.requests_only else _record_config_failure(args, exc)
-        summary.update(finished_at=utcnow().isoformat(), exit_code=exc.exit_code, error=describe(exc))
+        code = report_error(exc)
+        recorded = None if args.dry_run or args.requests_only else _record_config_failure(args, exc, opener)
+        summary.update(finished_at=utcnow().isoformat(), exit_code=code, error=describe(exc))
         if recorded is not None:
             summary["runs"] = [recorded.as_dict()]
         if args.artifacts_dir:
             _write_artifacts(Path(args.artifacts_dir), summary, [recorded] if recorded else [])
-        return exc.exit_code
+        return code
+    job: Job | None = None
     code = 1
-    try:
+
+    def body() -> int:
+        nonlocal job
         if args.dry_run:
             print(json.dumps(dry_run(settings, store, as_of, args.lookback_days), indent=2))
-            code = 0
-        else:
-            cancellation = Cancellation()
-            cancellation.install()
-            job = Job(settings, store, as_of=as_of, cancellation=cancellation)
-            job.reap()
-            job.process_requests(request_id=args.request_id, lookback_days=args.lookback_days)
-            if not args.requests_only and not args.request_id:
-                job.nightly(args.source, lookback_days=args.lookback_days)
-            for o in job.outcomes:
-                print(o.line())
-            if not job.outcomes:
-                print("nothing to do: no pending request and the nightly run already exists for this day" if not args.requests_only else "no pending request")
-            code = job.exit_code()
-            try:  # housekeeping must not hide the runs' results or change the exit code
-                job.cleanup_logs()
-                alerts = job.alerts()
-            except PipelineError as exc:
-                log.warning("housekeeping (log retention, alerts) failed: %s", describe(exc))
-                alerts = []
-            summary["alerts"] = alerts
-            for a in alerts:
-                print(f"ALERT {a['code']}: {a['message']}")
-    except PipelineError as exc:
-        print(f"error: {describe(exc)}", file=sys.stderr)
-        code = exc.exit_code if not isinstance(exc, CancelledError) else 1
+            return 0
+        job = run_job(settings, store, as_of=as_of, source=args.source, request_id=args.request_id, requests_only=args.requests_only,
+                      lookback_days=args.lookback_days, trainer=trainer)
+        for o in job.outcomes:
+            print(o.line())
+        if not job.outcomes:
+            print("nothing to do: no pending request and the nightly run already exists for this day" if not args.requests_only else "no pending request")
+        result = job.exit_code()
+        try:  # housekeeping must not hide the runs' results or change the exit code
+            job.cleanup_logs()
+            alerts = job.alerts()
+        except PipelineError as exc:
+            log.warning("housekeeping (log retention, alerts) failed: %s", describe(exc))
+            alerts = []
+        summary["alerts"] = alerts
+        for a in alerts:
+            print(f"ALERT {a['code']}: {a['message']}")
+        return result
+
+    try:
+        code = run_main(body)
     finally:
         if job is not None:
             summary["runs"] = [o.as_dict() for o in job.outcomes]

@@ -17,9 +17,10 @@ validated strictly: an unknown key, a wrong type or an impossible value raises a
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 from ml_pipeline.errors import ConfigError
 
@@ -140,7 +141,7 @@ def _schema() -> Any:
         max_attempts: int = Field(default=3, ge=1)
 
         @model_validator(mode="after")
-        def _heartbeat_within_lease(self) -> "Runner":
+        def _heartbeat_within_lease(self) -> Runner:
             if self.heartbeat_seconds * 2 > self.lease_seconds:
                 raise ValueError(
                     f"heartbeat_seconds ({self.heartbeat_seconds}) must be at most half of "
@@ -164,7 +165,7 @@ def _schema() -> Any:
         alerts: Alerts = Alerts()
 
         @model_validator(mode="after")
-        def _columns_distinct(self) -> "ModelConfig":
+        def _columns_distinct(self) -> ModelConfig:
             mapped = list(self.columns.model_dump().values())
             clash = sorted({c for c in mapped if mapped.count(c) > 1})
             if clash:
@@ -264,7 +265,7 @@ class Settings:
     supabase_url: str | None = None
     supabase_service_key: str | None = field(default=None, repr=False)
 
-    def with_overrides(self, **changes: Any) -> "Settings":
+    def with_overrides(self, **changes: Any) -> Settings:
         """Return a copy with some fields replaced (e.g. per-request lookback)."""
         return replace(self, **changes)
 

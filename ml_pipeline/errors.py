@@ -41,6 +41,13 @@ class StoreError(PipelineError):
     retryable = True
 
 
+class StoreUsageError(StoreError):
+    """The caller asked the store for something it never accepts (an unknown source, column,
+    status or a malformed id): a bug or a wrong argument to fix, so running again cannot help."""
+
+    retryable = False
+
+
 class StoreUnavailableError(StoreError):
     """The backend cannot be reached at all (wrong URL, network down)."""
 

@@ -20,13 +20,14 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
-from ml_pipeline.errors import DailyRunExistsError, LeaseLostError, StoreError, StoreUnavailableError
-from ml_pipeline.store import (
+from ml_pipeline.errors import DailyRunExistsError, LeaseLostError, StoreError, StoreUnavailableError, StoreUsageError
+from ml_pipeline.records import (
     NIGHTLY_SOURCES,
     RUN_SOURCES,
     RUN_UPDATABLE,
@@ -35,12 +36,10 @@ from ml_pipeline.store import (
     ObjectInfo,
     Request,
     Run,
-    check_object_key,
-    check_priority,
-    check_reason,
     new_id,
     utcnow,
 )
+from ml_pipeline.store import check_object_key, check_priority, check_reason
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS model_retraining_requests (
@@ -129,8 +128,8 @@ def _ts(value: datetime | None) -> str | None:
     if value is None:
         return None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
 
 
 def _parse_ts(value: str | None) -> datetime | None:
@@ -266,7 +265,7 @@ class LocalStore:
             " lease_token, runner) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 run_id, source, int(fine_tune_flag), now, now, now, now, triggered_by,
-                request_id, as_of.astimezone(timezone.utc).date().isoformat(), _ts(as_of),
+                request_id, as_of.astimezone(UTC).date().isoformat(), _ts(as_of),
                 lease_token, runner,
             ),
         )
@@ -284,7 +283,7 @@ class LocalStore:
     ) -> Run:
         """Insert a running run; nightly sources are guarded to one per UTC day."""
         if source not in RUN_SOURCES:
-            raise StoreError(f"run source {source!r} is unknown; use one of {', '.join(RUN_SOURCES)}")
+            raise StoreUsageError(f"run source {source!r} is unknown; use one of {', '.join(RUN_SOURCES)}")
         run_id = run_id or new_id()
         existing = self.get_run(run_id)
         if existing is not None:  # idempotent retry of the same insert
@@ -298,7 +297,7 @@ class LocalStore:
                 )
         except sqlite3.IntegrityError as exc:
             if source in NIGHTLY_SOURCES and "run_date" in str(exc):
-                day = as_of.astimezone(timezone.utc).date().isoformat()
+                day = as_of.astimezone(UTC).date().isoformat()
                 raise DailyRunExistsError(
                     f"a nightly run for {day} (UTC) already exists; it runs at most once a day "
                     "(use --as-of for another day, or a manual request)"
@@ -357,7 +356,7 @@ class LocalStore:
         """Fenced update of a running run."""
         unknown = set(fields) - RUN_UPDATABLE
         if unknown:
-            raise StoreError(f"model_retraining_runs: columns {sorted(unknown)} cannot be updated")
+            raise StoreUsageError(f"model_retraining_runs: columns {sorted(unknown)} cannot be updated")
         values: dict[str, Any] = {}
         for k, v in fields.items():
             if k == "metrics":
@@ -407,7 +406,7 @@ class LocalStore:
     def reap_stale_runs(self, lease_seconds: int, max_attempts: int) -> list[str]:
         """Fail runs whose runner stopped sending heartbeats; re-queue their requests."""
         if lease_seconds <= 0 or max_attempts < 1:
-            raise StoreError(f"reap_stale_runs: lease_seconds must be > 0 and max_attempts >= 1, got {lease_seconds}, {max_attempts}")
+            raise StoreUsageError(f"reap_stale_runs: lease_seconds must be > 0 and max_attempts >= 1, got {lease_seconds}, {max_attempts}")
         now = utcnow()
         cutoff = _ts(now - timedelta(seconds=lease_seconds))
         message = f"runner lost: no heartbeat for more than {lease_seconds} s"
@@ -468,7 +467,7 @@ class LocalStore:
         try:
             uuid.UUID(requested_by)
         except ValueError:
-            raise StoreError(f"requested_by {requested_by!r} must be a user id (UUID)") from None
+            raise StoreUsageError(f"requested_by {requested_by!r} must be a user id (UUID)") from None
         request_id = new_id()
         now = _ts(utcnow())
         try:
@@ -548,7 +547,7 @@ class LocalStore:
     ) -> bool:
         """Close or re-queue a processing request that belongs to ``run_id``."""
         if status not in ("completed", "failed", "pending"):
-            raise StoreError(f"a request cannot be finished as {status!r}")
+            raise StoreUsageError(f"a request cannot be finished as {status!r}")
         now = _ts(utcnow())
         with self._tx() as conn:
             mine = conn.execute(
@@ -619,7 +618,7 @@ class LocalStore:
                 if name.startswith(prefix):
                     st = path.stat()
                     out.append(
-                        ObjectInfo(name, st.st_size, datetime.fromtimestamp(st.st_mtime, timezone.utc))
+                        ObjectInfo(name, st.st_size, datetime.fromtimestamp(st.st_mtime, UTC))
                     )
         return sorted(out, key=lambda o: o.name)
 
@@ -671,7 +670,7 @@ class LocalStore:
     ) -> ModelVersion:
         """Set ``rejected`` (or ``retired``/``candidate``) and optionally metrics."""
         if status == "champion":
-            raise StoreError("use promote_model_version() to make a version champion")
+            raise StoreUsageError("use promote_model_version() to make a version champion")
         now = _ts(utcnow())
         with self._tx() as conn:
             if metrics is None:

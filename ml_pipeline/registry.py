@@ -13,17 +13,18 @@ CLI::
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ml_pipeline.errors import ConfigError, IntegrityError, PipelineError, StoreError
-from ml_pipeline.store import BUCKET_MODELS, ModelVersion, Store
+from ml_pipeline.checksums import sha256_bytes, sha256_file
+from ml_pipeline.errors import ConfigError, IntegrityError, PipelineError
+from ml_pipeline.estimators import estimator_name, is_fine_tunable, known_classes
+from ml_pipeline.records import BUCKET_MODELS, ModelVersion, VersionStatus
+from ml_pipeline.store import Store
 
 
 # --------------------------------------------------------------------------- gate
@@ -70,20 +71,6 @@ def decide_promotion(candidate: dict[str, Any], baseline: dict[str, Any] | None,
 
 
 # --------------------------------------------------------------------------- registry
-def sha256_bytes(data: bytes) -> str:
-    """Hex sha256 of bytes."""
-    return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 class Registry:
     """Versions of the model in one store; a local cache of verified files."""
 
@@ -95,7 +82,8 @@ class Registry:
         """The version in service."""
         return self.store.get_champion()
 
-    def add_candidate(self, model_file: Path, *, sha256: str, sklearn_version: str, estimator: str | None, fine_tunable: bool, metrics: dict[str, Any], run_id: str | None, parent_version: int | None, note: str | None = None) -> ModelVersion:
+    def add_candidate(self, model_file: Path, *, sha256: str, sklearn_version: str, estimator: str | None, fine_tunable: bool,
+                      metrics: dict[str, Any], run_id: str | None, parent_version: int | None, note: str | None = None) -> ModelVersion:
         """Record a new ``candidate`` version and upload its bytes (checked against ``sha256``)."""
         data = Path(model_file).read_bytes()
         actual = sha256_bytes(data)
@@ -155,21 +143,21 @@ class Registry:
 
     def reject(self, version: int, metrics: dict[str, Any] | None = None) -> ModelVersion:
         """Mark a candidate ``rejected`` (kept, never served)."""
-        return self.store.set_version_status(version, "rejected", metrics)
+        return self.store.set_version_status(version, VersionStatus.REJECTED, metrics)
 
     def rollback(self, to: int | None = None) -> ModelVersion:
         """Make ``to`` (default: the most recently retired version) champion again."""
         if to is None:
-            retired = [v for v in self.store.list_model_versions() if v.status == "retired" and v.promoted_at]
+            retired = [(v.promoted_at, v) for v in self.store.list_model_versions() if v.status == VersionStatus.RETIRED and v.promoted_at]
             if not retired:
                 raise ConfigError("nothing to roll back to: no retired version exists; pass --to VERSION")
-            target = max(retired, key=lambda v: v.promoted_at)
+            target = max(retired, key=lambda pair: pair[0])[1]
         else:
             found = self.store.get_model_version(to)
             if found is None:
                 raise ConfigError(f"model version {to} does not exist; see `python -m ml_pipeline.registry list`")
             target = found
-        if target.status == "champion":
+        if target.status == VersionStatus.CHAMPION:
             raise ConfigError(f"model v{target.version} is already the champion")
         self.fetch(target)  # never crown a version whose bytes are damaged
         return self.promote(target.version)
@@ -177,8 +165,6 @@ class Registry:
     def register(self, path: Path, classes: list[str], note: str | None = None) -> tuple[ModelVersion, str | None]:
         """Hand over an existing model as champion. Returns (version, notice)."""
         import sklearn
-
-        from ml_pipeline.train_model import final_estimator, is_fine_tunable
 
         path = Path(path)
         if not path.is_file():
@@ -191,18 +177,18 @@ class Registry:
             raise ConfigError(f"'{path}' is not a joblib/pickle model file: {exc}") from exc
         if not hasattr(model, "predict"):
             raise ConfigError(f"'{path}' holds a {type(model).__name__}, which has no predict(); register a fitted classifier")
-        known = [str(c) for c in getattr(final_estimator(model), "classes_", [])]
+        known = known_classes(model)
         if sorted(known) != sorted(classes):
             raise ConfigError(f"model predicts classes {known}, but model.classes in the config is {classes}")
         fine_tunable = is_fine_tunable(model)
         notice = None
         if not fine_tunable:
-            notice = (f"{type(final_estimator(model)).__name__} cannot be fine-tuned incrementally (no partial_fit): "
+            notice = (f"{estimator_name(model)} cannot be fine-tuned incrementally (no partial_fit): "
                       "the next runs will train a configured model from scratch instead")
         data = path.read_bytes()
         mv = self.store.create_model_version(
             sha256=sha256_bytes(data), size_bytes=len(data), sklearn_version=sklearn.__version__,
-            estimator=type(final_estimator(model)).__name__, fine_tunable=fine_tunable, metrics={},
+            estimator=estimator_name(model), fine_tunable=fine_tunable, metrics={},
             note=note or f"registered from {path.name}",
         )
         assert mv.storage_path
@@ -222,9 +208,10 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m ml_pipeline.registry list | register PATH | rollback [--to N]``."""
     import argparse
 
+    from ml_pipeline.cli import add_common_options, run_main
+
     parser = argparse.ArgumentParser(prog="python -m ml_pipeline.registry", description="Model versions of the configured store.")
-    parser.add_argument("--backend", choices=("auto", "local", "supabase"), help="env ML_PIPELINE_BACKEND")
-    parser.add_argument("--config", dest="config_path", help="model_config.yaml (env ML_PIPELINE_CONFIG)")
+    add_common_options(parser)
     sub = parser.add_subparsers(dest="command", required=True)
     p_list = sub.add_parser("list", help="versions, newest first")
     p_list.add_argument("--json", action="store_true")
@@ -234,16 +221,19 @@ def main(argv: list[str] | None = None) -> int:
     p_rb = sub.add_parser("rollback", help="make a previous version champion again")
     p_rb.add_argument("--to", type=int, help="version number (default: the last retired champion)")
     args = parser.parse_args(argv)
+    return run_main(lambda: _run(args))
 
-    from ml_pipeline.config import load_settings
-    from ml_pipeline.errors import describe
-    from ml_pipeline.store import open_store
 
+def _run(args: Any) -> int:
+    from ml_pipeline.backends import open_store
+    from ml_pipeline.cli import settings_from
+
+    settings = settings_from(args)
+    store = open_store(settings)
     try:
-        settings = load_settings({"backend": args.backend, "config_path": args.config_path})
-        registry = Registry(open_store(settings), settings.home / "cache")
+        registry = Registry(store, settings.home / "cache")
         if args.command == "list":
-            versions = registry.store.list_model_versions()
+            versions = store.list_model_versions()
             if args.json:
                 print(json.dumps([{"version": v.version, "status": v.status, "sha256": v.sha256, "metrics": v.metrics} for v in versions]))
             elif not versions:
@@ -258,9 +248,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             mv = registry.rollback(args.to)
             print(f"v{mv.version} is the champion again (sha256 verified)")
-    except PipelineError as exc:
-        print(f"error: {describe(exc)}", file=sys.stderr)
-        return exc.exit_code
+    finally:
+        store.close()
     return 0
 
 

@@ -17,11 +17,10 @@ import argparse
 import getpass
 import json
 import os
-import sys
 import uuid
 
-from ml_pipeline.errors import PipelineError, describe
-from ml_pipeline.store import PRIORITIES, REQUEST_STATUSES, Request
+from ml_pipeline.cli import add_common_options, run_main, settings_from
+from ml_pipeline.records import PRIORITIES, REQUEST_STATUSES, Request
 
 
 def default_requester() -> str:
@@ -46,8 +45,7 @@ def _row(r: Request) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m ml_pipeline.requests``."""
     parser = argparse.ArgumentParser(prog="python -m ml_pipeline.requests", description="Queue, list and cancel retraining requests.")
-    parser.add_argument("--backend", choices=("auto", "local", "supabase"), help="env ML_PIPELINE_BACKEND")
-    parser.add_argument("--config", dest="config_path", help="model_config.yaml (env ML_PIPELINE_CONFIG)")
+    add_common_options(parser)
     sub = parser.add_subparsers(dest="command", required=True)
     c = sub.add_parser("create", help="queue a request (picked up by the next job)")
     c.add_argument("--reason", help="why (at most 500 characters)")
@@ -59,12 +57,14 @@ def main(argv: list[str] | None = None) -> int:
     cancel = sub.add_parser("cancel", help="cancel a pending request")
     cancel.add_argument("id")
     args = parser.parse_args(argv)
+    return run_main(lambda: _run(args))
 
-    from ml_pipeline.config import load_settings
-    from ml_pipeline.store import open_store
 
+def _run(args: argparse.Namespace) -> int:
+    from ml_pipeline.backends import open_store
+
+    store = open_store(settings_from(args))
     try:
-        store = open_store(load_settings({"backend": args.backend, "config_path": args.config_path}))
         if args.command == "create":
             r = store.create_request(args.requested_by or default_requester(), args.reason, args.priority)
             print(f"queued request {r.id} ({r.priority}); the next run of the job processes it")
@@ -80,9 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             r = store.cancel_request(args.id)
             print(f"cancelled request {r.id}")
-    except PipelineError as exc:
-        print(f"error: {describe(exc)}", file=sys.stderr)
-        return exc.exit_code
+    finally:
+        store.close()
     return 0
 
 

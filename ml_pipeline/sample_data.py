@@ -16,9 +16,8 @@ the local store (log + base model as champion) unless it already has them, and w
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,6 @@ FEATURES = (
 
 
 def _features(rng: Any, n: int) -> Any:
-    import numpy as np
     import pandas as pd
 
     home_elo = rng.normal(1600, 180, n).round(1)
@@ -104,7 +102,7 @@ def evaluation_log(model: Any, end_day: date, days: int = 42, per_day: int = 600
         conf = (proba.max(axis=1) * 100).round(2)
         actual = _outcomes(rng, X, drift).astype(object)
         seconds = np.sort(rng.integers(0, 86_400, per_day))
-        ts = [datetime.combine(day, time(0), tzinfo=timezone.utc) + timedelta(seconds=int(s)) for s in seconds]
+        ts = [datetime.combine(day, time(0), tzinfo=UTC) + timedelta(seconds=int(s)) for s in seconds]
         if day == end_day:
             actual[:] = ""  # not played yet
         frame = pd.DataFrame({
@@ -127,8 +125,8 @@ def install(home: Path, config_path: Path, *, end_day: date | None = None, force
     from ml_pipeline.config import load_settings
     from ml_pipeline.data_loader import collect_retraining_data
     from ml_pipeline.local_store import LocalStore
+    from ml_pipeline.records import BUCKET_EVALUATION_LOGS
     from ml_pipeline.registry import Registry
-    from ml_pipeline.store import BUCKET_EVALUATION_LOGS
 
     settings = load_settings({"home": str(home), "config_path": str(config_path), "backend": "local"})
     store = LocalStore(home)
@@ -136,7 +134,7 @@ def install(home: Path, config_path: Path, *, end_day: date | None = None, force
     have_log = bool(store.list_objects(BUCKET_EVALUATION_LOGS, log_key))
     if have_log and store.get_champion() is not None and not force:
         return f"sample data already in {home} (use --force to regenerate)"
-    end_day = end_day or datetime.now(timezone.utc).date()
+    end_day = end_day or datetime.now(UTC).date()
     model = base_model()
     log_df = evaluation_log(model, end_day)
     store.put_object(BUCKET_EVALUATION_LOGS, log_key, log_df.to_csv(index=False).encode())
@@ -147,7 +145,7 @@ def install(home: Path, config_path: Path, *, end_day: date | None = None, force
         mv, _ = registry.register(path, list(settings.model.model.classes), note="sample base model (pre-drift)")
     done = f"wrote {len(log_df)} predictions to {home}/buckets/{BUCKET_EVALUATION_LOGS}/{log_key}; base model v{mv.version} is champion"
     if data_dir is not None:
-        as_of = datetime.combine(end_day, time(0), tzinfo=timezone.utc)
+        as_of = datetime.combine(end_day, time(0), tzinfo=UTC)
         data = collect_retraining_data(settings, store, as_of=as_of, workdir=data_dir)
         done += f"; {data.dataset_path} ({data.error_count} errors + {data.replay_size} replay) and {data.holdout_path}"
     store.close()
@@ -156,23 +154,24 @@ def install(home: Path, config_path: Path, *, end_day: date | None = None, force
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m ml_pipeline.sample_data [--force] [--end-day YYYY-MM-DD]``."""
-    from ml_pipeline.config import DEFAULT_CONFIG_FILE, DEFAULT_HOME, ENV_VARS
-    from ml_pipeline.errors import PipelineError, describe
     import os
+
+    from ml_pipeline.cli import run_main
+    from ml_pipeline.config import DEFAULT_CONFIG_FILE, DEFAULT_HOME, ENV_VARS
 
     parser = argparse.ArgumentParser(prog="python -m ml_pipeline.sample_data", description="Fill the local store with the sample evaluation log and base model.")
     parser.add_argument("--home", default=os.environ.get(ENV_VARS["home"], DEFAULT_HOME), help="local store folder (env ML_PIPELINE_HOME; default %(default)s)")
-    parser.add_argument("--config", default=os.environ.get(ENV_VARS["config_path"], DEFAULT_CONFIG_FILE))
+    parser.add_argument("--config", default=os.environ.get(ENV_VARS["config_path"], DEFAULT_CONFIG_FILE), help="model_config.yaml (env ML_PIPELINE_CONFIG)")
     parser.add_argument("--end-day", type=date.fromisoformat, help="last day of the log (default today, UTC)")
     parser.add_argument("--force", action="store_true", help="replace existing sample data")
     parser.add_argument("--data-dir", default="data", help="where training_dataset.csv and holdout.csv go ('' to skip)")
     args = parser.parse_args(argv)
-    try:
+
+    def body() -> int:
         print(install(Path(args.home), Path(args.config), end_day=args.end_day, force=args.force, data_dir=Path(args.data_dir) if args.data_dir else None))
-    except PipelineError as exc:
-        print(f"error: {describe(exc)}", file=sys.stderr)
-        return exc.exit_code
-    return 0
+        return 0
+
+    return run_main(body)
 
 
 if __name__ == "__main__":

@@ -1,153 +1,43 @@
-"""The Store protocol and :func:`open_store`, which picks a backend.
+"""The Store protocol: where runs, requests, model versions and artifacts live.
 
-Two backends implement one protocol and pass one contract test suite:
-
-* ``local``: :class:`ml_pipeline.local_store.LocalStore`, an SQLite file plus a folder
-  of "buckets" under ``ML_PIPELINE_HOME`` (the embedded default);
-* ``supabase``: :class:`ml_pipeline.supabase_client.SupabaseStore`, Postgres through
-  PostgREST plus Supabase Storage. ``supabase`` is imported only when it is opened.
-
-Tables, statuses and database functions are specified in ``docs/data-model.md``.
-Records are immutable dataclasses; timestamps are timezone-aware UTC datetimes.
+Three backends implement it and pass one contract suite (tests/contract):
+:mod:`ml_pipeline.local_store` (SQLite + files), :mod:`ml_pipeline.supabase_client`
+(PostgREST + Storage) and :mod:`ml_pipeline.memory_store` (one process, for tests).
+:func:`ml_pipeline.backends.open_store` picks one from the settings. Record types live in
+:mod:`ml_pipeline.records`; this module adds the protocol and the input checks every
+backend shares. Tables, statuses and database functions: ``docs/data-model.md``.
 """
 
 from __future__ import annotations
 
-import sys
-import uuid
-from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from ml_pipeline.errors import ConfigError
-
-if TYPE_CHECKING:
-    from ml_pipeline.config import Settings
-
-RUN_SOURCES = ("auto_daily", "manual", "decay_triggered")
-NIGHTLY_SOURCES = ("auto_daily", "decay_triggered")
-RUN_STATUSES = ("pending", "running", "completed", "failed", "skipped")
-FINAL_RUN_STATUSES = ("completed", "failed", "skipped")
-REQUEST_STATUSES = ("pending", "processing", "completed", "cancelled", "failed")
-PRIORITIES = ("low", "normal", "high")
-VERSION_STATUSES = ("candidate", "champion", "retired", "rejected")
-
-BUCKET_EVALUATION_LOGS = "evaluation-logs"
-BUCKET_TRAINING_LOGS = "training-logs"
-BUCKET_MODELS = "models"
-BUCKETS = (BUCKET_EVALUATION_LOGS, BUCKET_TRAINING_LOGS, BUCKET_MODELS)
-
-MAX_REASON_LENGTH = 500
-
-# Columns a runner may change on its own run (fenced by its lease token).
-RUN_UPDATABLE = frozenset(
-    {
-        "status",
-        "dataset_size",
-        "fine_tune_flag",
-        "metrics",
-        "completed_at",
-        "log_url",
-        "error_message",
-        "model_version",
-        "skip_reason",
-        "source",  # only auto_daily <-> decay_triggered: both share the once-a-day guard
-    }
+from ml_pipeline.records import (  # noqa: F401  (re-exported: the store's vocabulary in one import)
+    BUCKET_EVALUATION_LOGS,
+    BUCKET_MODELS,
+    BUCKET_TRAINING_LOGS,
+    BUCKETS,
+    FINAL_RUN_STATUSES,
+    MAX_REASON_LENGTH,
+    NIGHTLY_SOURCES,
+    PRIORITIES,
+    REQUEST_STATUSES,
+    RUN_SOURCES,
+    RUN_STATUSES,
+    RUN_UPDATABLE,
+    VERSION_STATUSES,
+    Claim,
+    ModelVersion,
+    ObjectInfo,
+    Request,
+    Run,
+    new_id,
+    utcnow,
 )
-
-
-def utcnow() -> datetime:
-    """Current time, timezone-aware UTC."""
-    return datetime.now(timezone.utc)
-
-
-def new_id() -> str:
-    """A client-generated UUID (inserts stay idempotent when retried)."""
-    return str(uuid.uuid4())
-
-
-@dataclass(frozen=True)
-class Run:
-    """One row of ``model_retraining_runs``."""
-
-    id: str
-    source: str
-    status: str
-    dataset_size: int = 0
-    fine_tune_flag: bool = True
-    metrics: dict[str, Any] = field(default_factory=dict)
-    started_at: datetime | None = None
-    completed_at: datetime | None = None
-    log_url: str | None = None
-    error_message: str | None = None
-    triggered_by: str | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-    request_id: str | None = None
-    run_date: date | None = None
-    as_of: datetime | None = None
-    heartbeat_at: datetime | None = None
-    lease_token: str | None = None
-    model_version: int | None = None
-    skip_reason: str | None = None
-    runner: str | None = None
-
-
-@dataclass(frozen=True)
-class Request:
-    """One row of ``model_retraining_requests``."""
-
-    id: str
-    requested_by: str
-    status: str
-    priority: str = "normal"
-    reason: str | None = None
-    processed_at: datetime | None = None
-    retraining_run_id: str | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-    attempts: int = 0
-    claimed_at: datetime | None = None
-    last_error: str | None = None
-
-
-@dataclass(frozen=True)
-class ModelVersion:
-    """One row of ``model_versions``."""
-
-    version: int
-    status: str
-    sha256: str
-    size_bytes: int
-    sklearn_version: str
-    storage_path: str | None = None
-    estimator: str | None = None
-    fine_tunable: bool = True
-    metrics: dict[str, Any] = field(default_factory=dict)
-    run_id: str | None = None
-    parent_version: int | None = None
-    note: str | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-    promoted_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class Claim:
-    """A request taken by one runner, with the run created for it in the same transaction."""
-
-    request: Request
-    run: Run
-
-
-@dataclass(frozen=True)
-class ObjectInfo:
-    """An object in a bucket."""
-
-    name: str
-    size: int
-    updated_at: datetime | None = None
 
 
 @runtime_checkable
@@ -303,39 +193,15 @@ def check_object_key(bucket: str, key: str) -> str:
     return key
 
 
-def open_store(settings: "Settings") -> Store:
-    """Open the backend chosen by ``settings.backend`` (``auto``, ``local`` or ``supabase``).
+def __getattr__(name: str) -> Any:
+    """Temporary alias: ``ml_pipeline.store.open_store`` moved to :mod:`ml_pipeline.backends`.
 
-    ``auto`` uses Supabase when ``SUPABASE_URL`` is set and the local store otherwise,
-    saying which in one line on stderr. Raises ``ConfigError`` for an unknown backend or
-    missing Supabase variables.
+    Kept only until data_loader.py imports it from its new home (the issue-10 branch is
+    rewriting that file); resolved dynamically so that this module never imports a backend.
+    Remove at merge.
     """
-    backend = settings.resolved_backend
-    if backend == "local":
-        from ml_pipeline.local_store import LocalStore
+    if name == "open_store":
+        import importlib
 
-        if settings.backend == "auto":
-            print(
-                f"ml_pipeline: SUPABASE_URL is not set; using the local store in {settings.home}",
-                file=sys.stderr,
-            )
-        return LocalStore(settings.home)
-    if backend == "supabase":
-        missing = [
-            name
-            for name, value in (
-                ("SUPABASE_URL", settings.supabase_url),
-                ("SUPABASE_SERVICE_KEY", settings.supabase_service_key),
-            )
-            if not value
-        ]
-        if missing:
-            raise ConfigError(
-                f"the supabase backend needs {' and '.join(missing)}; set "
-                f"{'them' if len(missing) > 1 else 'it'} in the environment or .env "
-                "(SUPABASE_SERVICE_KEY is the service-role key), or use --backend local"
-            )
-        from ml_pipeline.supabase_client import SupabaseStore
-
-        return SupabaseStore(settings.supabase_url, settings.supabase_service_key)
-    raise ConfigError(f"backend {backend!r} is unknown; choose one of auto, local, supabase")
+        return importlib.import_module("ml_pipeline.backends").open_store
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

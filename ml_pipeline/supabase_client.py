@@ -48,16 +48,16 @@ import re
 import tempfile
 import threading
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import fields as dataclass_fields
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 from postgrest import APIError
 from storage3.exceptions import StorageApiError
 from storage3.utils import StorageException
-from supabase import ClientOptions, SupabaseException, create_client
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 from yarl import URL
 
@@ -67,8 +67,9 @@ from ml_pipeline.errors import (
     LeaseLostError,
     StoreError,
     StoreUnavailableError,
+    StoreUsageError,
 )
-from ml_pipeline.store import (
+from ml_pipeline.records import (
     NIGHTLY_SOURCES,
     RUN_SOURCES,
     RUN_UPDATABLE,
@@ -77,12 +78,11 @@ from ml_pipeline.store import (
     ObjectInfo,
     Request,
     Run,
-    check_object_key,
-    check_priority,
-    check_reason,
     new_id,
     utcnow,
 )
+from ml_pipeline.store import check_object_key, check_priority, check_reason
+from supabase import ClientOptions, SupabaseException, create_client
 
 T = TypeVar("T")
 
@@ -120,8 +120,8 @@ def _is_uuid(value: object) -> bool:
 def _iso(value: datetime) -> str:
     """UTC ISO 8601 with a ``Z`` (a ``+`` in a query string would read as a space)."""
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _parse_ts(value: str | None) -> datetime | None:
@@ -129,8 +129,8 @@ def _parse_ts(value: str | None) -> datetime | None:
         return None
     parsed = datetime.fromisoformat(value)
     if parsed.tzinfo is None:  # timestamptz always has an offset; be safe anyway
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
 
 
 def _jsonable(value: Any) -> Any:
@@ -233,7 +233,7 @@ def _has_values(run: Run, fields: dict[str, Any]) -> bool:
     for key, wanted in fields.items():
         have = getattr(run, key)
         if isinstance(wanted, datetime):
-            wanted = wanted if wanted.tzinfo else wanted.replace(tzinfo=timezone.utc)
+            wanted = wanted if wanted.tzinfo else wanted.replace(tzinfo=UTC)
         if have != wanted:
             return False
     return True
@@ -420,7 +420,7 @@ class SupabaseStore:
         out: list[dict[str, Any]] = []
         while True:
             offset = len(out)
-            page = self._rows(what, lambda: build().range(offset, offset + PAGE_SIZE - 1))
+            page = self._rows(what, lambda offset=offset: build().range(offset, offset + PAGE_SIZE - 1))
             out.extend(page)
             if len(page) < PAGE_SIZE:
                 return out
@@ -447,15 +447,15 @@ class SupabaseStore:
     ) -> Run:
         """Insert a running run; nightly sources are guarded to one per UTC day."""
         if source not in RUN_SOURCES:
-            raise StoreError(f"run source {source!r} is unknown; use one of {', '.join(RUN_SOURCES)}")
+            raise StoreUsageError(f"run source {source!r} is unknown; use one of {', '.join(RUN_SOURCES)}")
         if not _is_uuid(lease_token):
-            raise StoreError(f"lease_token {lease_token!r} must be a UUID (the column is uuid)")
+            raise StoreUsageError(f"lease_token {lease_token!r} must be a UUID (the column is uuid)")
         run_id = run_id or new_id()
         if not _is_uuid(run_id):
-            raise StoreError(f"run id {run_id!r} must be a UUID")
+            raise StoreUsageError(f"run id {run_id!r} must be a UUID")
         if as_of.tzinfo is None:
-            as_of = as_of.replace(tzinfo=timezone.utc)
-        day = as_of.astimezone(timezone.utc).date().isoformat()
+            as_of = as_of.replace(tzinfo=UTC)
+        day = as_of.astimezone(UTC).date().isoformat()
         now = _iso(utcnow())
         body = {
             "id": run_id,
@@ -491,7 +491,7 @@ class SupabaseStore:
     ) -> Claim | None:
         """Call ``claim_retraining_request`` (atomic in Postgres), then read both rows back."""
         if not _is_uuid(lease_token):
-            raise StoreError(f"lease_token {lease_token!r} must be a UUID (the column is uuid)")
+            raise StoreUsageError(f"lease_token {lease_token!r} must be a UUID (the column is uuid)")
         if request_id is not None and not _is_uuid(request_id):
             return None  # no request can have that id
         params = {
@@ -534,7 +534,7 @@ class SupabaseStore:
         """PATCH a running run, fenced by id, lease token and status."""
         unknown = set(fields) - RUN_UPDATABLE
         if unknown:
-            raise StoreError(f"{RUNS}: columns {sorted(unknown)} cannot be updated")
+            raise StoreUsageError(f"{RUNS}: columns {sorted(unknown)} cannot be updated")
         lost = LeaseLostError(
             f"run {run_id} is no longer held by this runner (it was reaped as stale or "
             "finished elsewhere); nothing was written"
@@ -605,7 +605,7 @@ class SupabaseStore:
         check_priority(priority)
         reason = check_reason(reason)
         if not _is_uuid(requested_by):
-            raise StoreError(f"requested_by {requested_by!r} must be a user id (UUID)")
+            raise StoreUsageError(f"requested_by {requested_by!r} must be a user id (UUID)")
         request_id = new_id()
         body = {
             "id": request_id,
@@ -683,7 +683,7 @@ class SupabaseStore:
     ) -> bool:
         """PATCH a processing request of ``run_id`` to completed, failed or back to pending."""
         if status not in ("completed", "failed", "pending"):
-            raise StoreError(f"a request cannot be finished as {status!r}")
+            raise StoreUsageError(f"a request cannot be finished as {status!r}")
         if not (_is_uuid(request_id) and _is_uuid(run_id)):
             return False
         values: dict[str, Any] = {"status": status, "last_error": error}
@@ -798,7 +798,7 @@ class SupabaseStore:
             options = {"limit": LIST_PAGE_SIZE, "offset": offset, "sortBy": {"column": "name", "order": "asc"}}
             items = self._call(
                 f"storage {bucket}/{folder} (list)",
-                lambda: self._bucket(bucket).list(folder, options),
+                lambda options=options: self._bucket(bucket).list(folder, options),
             )
             for item in items:
                 name = item["name"]
@@ -822,7 +822,7 @@ class SupabaseStore:
             batch = names[start : start + REMOVE_BATCH]
             self._call(
                 f"storage {bucket} (remove {len(batch)} objects)",
-                lambda: self._bucket(bucket).remove(batch),
+                lambda batch=batch: self._bucket(bucket).remove(batch),
             )
 
     # -- model versions ------------------------------------------------------------------
@@ -864,7 +864,7 @@ class SupabaseStore:
     ) -> ModelVersion:
         """Set a non-champion status and optionally metrics."""
         if status == "champion":
-            raise StoreError("use promote_model_version() to make a version champion")
+            raise StoreUsageError("use promote_model_version() to make a version champion")
         values: dict[str, Any] = {"status": status}
         if metrics is not None:
             values["metrics"] = metrics

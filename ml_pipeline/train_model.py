@@ -5,8 +5,10 @@ The guide's command works from the repository root, and so does ``python -m``::
     python ml_pipeline/train_model.py --dataset data/training_dataset.csv \\
         --config model_config.yaml --fine_tune true --epochs 5 --learning_rate 0.001
 
-* ``--fine_tune true``: load the current model (``--model_path``, default the champion of
-  the configured store, sha256-verified), keep its preprocessing, and run ``partial_fit``
+* ``--fine_tune true``: load the current model (``--model_path``, sha256-verified with
+  ``--model_sha256``; without it, the champion of the configured store, fetched by
+  ``python -m ml_pipeline.champion`` in a child process: this module never imports the
+  store), keep its preprocessing, and run ``partial_fit``
   on the final estimator for ``--epochs`` passes at a constant ``--learning_rate``. A
   model whose estimator has no ``partial_fit`` is trained from scratch instead, saying so.
 * ``--fine_tune false``: fit a new pipeline from ``model_config.yaml``.
@@ -32,9 +34,11 @@ from typing import Any
 if not __package__:  # started as a script: make the package importable (see PITFALLS)
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ml_pipeline.config import DEFAULT_CONFIG_FILE  # noqa: E402
-from ml_pipeline.errors import ConfigError, EvaluationLogError, PipelineError, describe  # noqa: E402
-from ml_pipeline.registry import sha256_file  # noqa: E402
+from ml_pipeline.checksums import sha256_file  # noqa: E402
+from ml_pipeline.cli import run_main  # noqa: E402
+from ml_pipeline.config import DEFAULT_CONFIG_FILE, LOG_LEVELS  # noqa: E402
+from ml_pipeline.errors import ConfigError, EvaluationLogError, describe  # noqa: E402
+from ml_pipeline.estimators import estimator_name, final_estimator, is_fine_tunable, known_classes  # noqa: E402
 
 log = logging.getLogger("ml_pipeline.train_model")
 
@@ -85,16 +89,6 @@ def new_pipeline(model_cfg: Any, random_seed: int) -> Any:
             ("clf", SGDClassifier(loss="log_loss", alpha=est.alpha, max_iter=est.max_iter, tol=1e-4, random_state=random_seed)),
         ]
     )
-
-
-def final_estimator(model: Any) -> Any:
-    """The last step of a Pipeline, or the model itself."""
-    return model.steps[-1][1] if hasattr(model, "steps") else model
-
-
-def is_fine_tunable(model: Any) -> bool:
-    """True when the final estimator learns incrementally (``partial_fit``)."""
-    return hasattr(final_estimator(model), "partial_fit")
 
 
 def _preprocess(model: Any, X: Any) -> Any:
@@ -189,21 +183,24 @@ def read_table(path: str | Path, model_cfg: Any, what: str) -> tuple[Any, Any, A
 
 
 def _current_model_from_store(config_path: str) -> tuple[Path, str, int]:
-    """Download the champion of the configured store (verified) for the standalone CLI."""
-    from ml_pipeline.config import load_settings
-    from ml_pipeline.registry import Registry
-    from ml_pipeline.store import open_store
+    """Standalone mode: the champion of the configured store, fetched (sha256-verified) by
+    ``python -m ml_pipeline.champion`` in a child process, so the trainer itself never
+    imports the store or its client libraries. Its stderr goes to ours."""
+    import subprocess
 
-    settings = load_settings({"config_path": config_path})
-    registry = Registry(open_store(settings), settings.home / "cache")
-    champion = registry.champion()
-    if champion is None:
-        raise ConfigError(
-            "no current model to fine-tune: the store has no champion; pass --model_path, "
-            "register one with `python -m ml_pipeline.registry register PATH`, or use --fine_tune false"
-        )
-    path = registry.fetch(champion)
-    return path, champion.sha256, champion.version
+    repo = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH", "")) if p)}
+    proc = subprocess.run([sys.executable, "-m", "ml_pipeline.champion", "--config", config_path, "--json"],
+                          stdout=subprocess.PIPE, stderr=None, text=True, env=env, check=False)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
+    try:
+        result = json.loads(lines[-1]) if lines else {}
+    except json.JSONDecodeError:
+        result = {}
+    if proc.returncode != 0 or "path" not in result:
+        raise ConfigError(f"could not fetch the champion of the configured store (python -m ml_pipeline.champion exit code "
+                          f"{proc.returncode}: {result.get('error', 'see the lines above')}); pass --model_path or use --fine_tune false")
+    return Path(result["path"]), str(result["sha256"]), int(result["version"])
 
 
 # --------------------------------------------------------------------------- main
@@ -244,7 +241,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         model_path, sha, current_version = _current_model_from_store(args.config)
     if model_path is not None:
         current = load_verified_model(model_path, sha)
-        known = [str(c) for c in getattr(final_estimator(current), "classes_", classes)]
+        known = known_classes(current) or classes
         if sorted(known) != sorted(classes):
             raise ConfigError(f"current model predicts classes {known}, but model.classes is {classes}; fix the config or the model")
 
@@ -298,7 +295,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         "sha256": digest,
         "size_bytes": model_file.stat().st_size,
         "sklearn_version": sklearn.__version__,
-        "estimator": type(final_estimator(candidate)).__name__,
+        "estimator": estimator_name(candidate),
         "fine_tunable": is_fine_tunable(candidate),
         "fine_tuned": fine_tuned,
         "parent_version": current_version,
@@ -310,20 +307,25 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: logs on stderr, one JSON line last on stdout, exit 0/2/1."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO").upper() if os.environ.get("LOG_LEVEL", "INFO").upper() in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO",
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    level = os.environ.get("LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(level=level if level in LOG_LEVELS else "INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    result: dict[str, Any] = {}
+
+    def body() -> int:
+        result.update(train(args))
+        return 0
+
+    def on_error(exc: BaseException, code: int) -> None:
+        log.error("%s", describe(exc) if str(exc) else "interrupted")
+        result.clear()
+        result.update(status="error", error=describe(exc) or type(exc).__name__, exit_code=code)
+
     try:
-        result = train(args)
-        code = 0
-    except PipelineError as exc:
-        log.error("%s", describe(exc))
-        result, code = {"status": "error", "error": describe(exc), "exit_code": exc.exit_code}, exc.exit_code
-    except Exception as exc:  # the entry point reports anything unexpected as exit 1
+        code = run_main(body, on_error=on_error)
+    except Exception as exc:  # the trainer's contract: even a bug ends with one JSON line and exit 1
         log.exception("unexpected failure")
-        result, code = {"status": "error", "error": f"{type(exc).__name__}: {describe(exc)}", "exit_code": 1}, 1
+        result = {"status": "error", "error": f"{type(exc).__name__}: {describe(exc)}", "exit_code": 1}
+        code = 1
     sys.stdout.write(json.dumps(result, allow_nan=False) + "\n")
     sys.stdout.flush()
     return code

@@ -8,6 +8,7 @@ ml_pipeline.store.Store. A backend whose requests must come from known users (Su
 
 Backends:
 
+* ``memory``: MemoryStore (everything in this process).
 * ``local``: LocalStore in a temporary folder.
 * ``supabase``: SupabaseStore whose httpx traffic goes through ``httpx.MockTransport`` to
   tests/contract/postgrest_adapter.py, which runs it as SQL on a fresh clone of the test
@@ -40,6 +41,17 @@ def local_store(tmp_path, request):
 
 
 @contextmanager
+def memory_store(tmp_path, request):
+    from ml_pipeline.memory_store import MemoryStore
+
+    store = MemoryStore()
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@contextmanager
 def supabase_store(tmp_path, request):
     import httpx
 
@@ -65,7 +77,7 @@ def supabase_store(tmp_path, request):
         emulator.close()
 
 
-FACTORIES = {"local": local_store, "supabase": supabase_store}
+FACTORIES = {"local": local_store, "memory": memory_store, "supabase": supabase_store}
 
 
 @pytest.fixture(params=sorted(FACTORIES))
