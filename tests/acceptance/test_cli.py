@@ -176,3 +176,24 @@ def test_same_data_config_and_as_of_give_the_same_result(tmp_path):
         results.append((metrics, run["dataset_size"], run["run_date"], mv["sha256"], log))
     assert results[0] == results[1]
     assert results[0][2] == "2026-10-01"
+
+
+def test_worse_candidate_is_rejected_and_the_champion_stays(tmp_path):
+    """The real trainer and gate: a huge constant step on errors alone (no replay) wrecks the model; the gate refuses it."""
+    import yaml
+
+    home = tmp_path / "home"
+    assert cli(home, "ml_pipeline.sample_data", "--end-day", "2026-11-20", "--data-dir", "").returncode == 0
+    data = yaml.safe_load((REPO / "model_config.yaml").read_text())
+    data["retraining"]["replay_ratio"] = 0.0
+    config = tmp_path / "model_config.yaml"
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    out = cli(home, "ml_pipeline.auto_reinforcement", "--as-of", "2026-11-20T02:00:00Z", config=config,
+              extra_env={"ML_PIPELINE_LEARNING_RATE": "5.0", "ML_PIPELINE_EPOCHS": "20"})
+    assert out.returncode == 0, out.stderr
+    (run,) = rows(home, "SELECT * FROM model_retraining_runs")
+    m = json.loads(run["metrics"])
+    assert run["status"] == "completed" and m["promoted"] is False and m["learning_rate"] == 5.0 and m["epochs"] == 20
+    assert m["f1_score"] < m["baseline"]["f1_score"] and "< baseline" in m["promotion_reason"]
+    assert rows(home, "SELECT version FROM model_versions WHERE status = 'champion'") == [{"version": 1}]
+    assert rows(home, f"SELECT status FROM model_versions WHERE version = {run['model_version']}") == [{"status": "rejected"}]

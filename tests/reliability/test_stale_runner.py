@@ -19,6 +19,7 @@ import signal
 import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +111,7 @@ def test_lease_lost_between_two_heartbeats_registers_nothing(seeded_home: Path, 
     """The run is reaped while its runner trains and before its next heartbeat (a stalled or
     slow heartbeat, another runner's sweep): the finished candidate must not be registered,
     uploaded or logged. In-process, so that the gap between heartbeats is certain."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from ml_pipeline import auto_reinforcement as ar
     from ml_pipeline.config import load_settings
@@ -122,22 +123,18 @@ def test_lease_lost_between_two_heartbeats_registers_nothing(seeded_home: Path, 
     before = snapshot(seeded_home)
     store = LocalStore(seeded_home)
     other = LocalStore(seeded_home)  # another runner's connection
-    real = ar.Job._run_trainer
+    real = ar.SubprocessTrainer()
 
-    def train_then_get_reaped(self: Any, cmd: list[str], timeout: int) -> dict[str, Any]:
-        result = real(self, cmd, timeout)
+    def train_then_get_reaped(job: Any, timeout: int, cancel: Any) -> dict[str, Any]:
+        result = real(job, timeout, cancel)
         with other._tx() as conn:  # what another runner's sweep does to a run it thinks is lost
             conn.execute("UPDATE model_retraining_runs SET heartbeat_at = '2000-01-01T00:00:00.000000+00:00'")
         assert other.reap_stale_runs(600, 3)
         return result
 
     try:
-        job = ar.Job(settings, store, as_of=datetime(2026, 11, 20, 2, tzinfo=timezone.utc))
-        ar.Job._run_trainer = train_then_get_reaped  # type: ignore[method-assign]
-        try:
-            job.process_requests()
-        finally:
-            ar.Job._run_trainer = real  # type: ignore[method-assign]
+        job = ar.Job(settings, store, as_of=datetime(2026, 11, 20, 2, tzinfo=UTC), trainer=train_then_get_reaped)
+        job.process_requests()
     finally:
         store.close()
         other.close()
