@@ -195,22 +195,30 @@ _FIXES = {
 }
 
 
-def _format_validation_error(path: Path, exc: Any) -> str:
-    lines = [f"{path}: {exc.error_count()} problem(s):"]
+def _format_validation_error(where: str, exc: Any, sources: Mapping[str, str] | None = None) -> str:
+    """Every problem on one line: the key (or the variable/flag it came from), the value, the rule, the fix."""
+    sources = sources or {}
+    lines = [f"{where}: {exc.error_count()} problem(s):"]
     for err in exc.errors():
         key = ".".join(str(p) for p in err["loc"]) or "(top level)"
         fix = _FIXES.get(err["type"], "use a value of the right type and range")
         value = err.get("input")
+        if key in sources:  # an override: name where it came from, then the key it sets
+            lines.append(f"  - {sources[key]} = {value!r} (key '{key}'): {err['msg']}; fix: change the value or unset it")
+            continue
         shown = "" if err["type"] == "missing" else f" = {value!r}"
         lines.append(f"  - key '{key}'{shown}: {err['msg']}; fix: {fix}")
     return "\n".join(lines)
 
 
-def load_model_config(path: str | os.PathLike[str]) -> Any:
-    """Read and validate ``model_config.yaml``.
+def load_model_config(path: str | os.PathLike[str], overrides: Mapping[str, Any] | None = None, sources: Mapping[str, str] | None = None) -> Any:
+    """Read and validate ``model_config.yaml``, with ``overrides`` of the ``retraining`` section.
 
-    Returns the frozen pydantic ``ModelConfig``. Raises ``ConfigError`` when the file
-    is missing, is not one YAML mapping, or breaks the schema (every problem listed).
+    The file and the overrides (flags and environment variables, named in ``sources`` as
+    ``{"retraining.epochs": "environment variable ML_PIPELINE_EPOCHS"}``) are validated
+    together, once, by the pydantic schema. Returns the frozen ``ModelConfig``. Raises
+    ``ConfigError`` when the file is missing, is not one YAML mapping, or breaks the schema
+    (every problem listed).
     """
     import yaml
     from pydantic import ValidationError
@@ -233,10 +241,15 @@ def load_model_config(path: str | os.PathLike[str]) -> Any:
             f"model config '{p}' must hold exactly one YAML mapping (found {len(docs)} "
             "document(s)); keep a single configuration in the file"
         )
+    data = docs[0]
+    if overrides:
+        section = data.get("retraining")
+        data = {**data, "retraining": {**(section if isinstance(section, dict) else {}), **overrides}}
     try:
-        return model_config_schema().model_validate(docs[0])
+        return model_config_schema().model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_format_validation_error(p, exc)) from None
+        where = f"{p} (with {', '.join(sorted(set(sources.values())))})" if sources else str(p)
+        raise ConfigError(_format_validation_error(where, exc, sources)) from None
 
 
 def load_dotenv_once(path: str | os.PathLike[str] = ".env") -> None:
@@ -247,27 +260,74 @@ def load_dotenv_once(path: str | os.PathLike[str] = ".env") -> None:
         load_dotenv(path, override=False)
 
 
+# Settings attributes whose values live in the ``retraining`` section of model_config.yaml
+# (one definition, one set of rules: the schema above); flags and environment variables
+# override them before validation.
+RETRAINING_KNOBS = ("lookback_days", "confidence_threshold", "min_error_samples", "epochs", "learning_rate")
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Everything a run needs, resolved once: flag > env > model_config.yaml > default."""
+    """Everything a run needs, resolved once: flag > env > model_config.yaml > default.
+
+    ``lookback_days``, ``confidence_threshold``, ``min_error_samples``, ``epochs`` and
+    ``learning_rate`` read ``model.retraining`` (where the overrides were validated).
+    """
 
     model: Any
     config_path: Path
     home: Path
     backend: str
-    lookback_days: int
-    confidence_threshold: float
-    min_error_samples: int
-    epochs: int
-    learning_rate: float
     log_level: str = "INFO"
     debug: bool = False
     supabase_url: str | None = None
     supabase_service_key: str | None = field(default=None, repr=False)
 
+    def _knob(self, name: str) -> Any:
+        if self.model is None:
+            raise ConfigError(f"{name} is unknown: these settings were loaded without model_config.yaml (skip_model=True)")
+        return getattr(self.model.retraining, name)
+
+    @property
+    def lookback_days(self) -> int:
+        """Days of evaluation log in the window (``retraining.lookback_days``)."""
+        return int(self._knob("lookback_days"))
+
+    @property
+    def confidence_threshold(self) -> float:
+        """Errors above this confidence are trained on (``retraining.confidence_threshold``)."""
+        return float(self._knob("confidence_threshold"))
+
+    @property
+    def min_error_samples(self) -> int:
+        """Fewer errors than this: the run is skipped (``retraining.min_error_samples``)."""
+        return int(self._knob("min_error_samples"))
+
+    @property
+    def epochs(self) -> int:
+        """Fine-tuning passes (``retraining.epochs``)."""
+        return int(self._knob("epochs"))
+
+    @property
+    def learning_rate(self) -> float:
+        """Fine-tuning step size (``retraining.learning_rate``)."""
+        return float(self._knob("learning_rate"))
+
     def with_overrides(self, **changes: Any) -> Settings:
-        """Return a copy with some fields replaced (e.g. per-request lookback)."""
-        return replace(self, **changes)
+        """A copy with some fields replaced; retraining knobs (e.g. a per-request lookback) are
+        validated by the schema like any other value. ``ConfigError`` names a bad one."""
+        knobs = {k: changes.pop(k) for k in RETRAINING_KNOBS if k in changes}
+        new = replace(self, **changes)
+        if not knobs:
+            return new
+        from pydantic import ValidationError
+
+        m = new.model
+        try:
+            model = type(m).model_validate({**m.model_dump(), "retraining": {**m.retraining.model_dump(), **knobs}})
+        except ValidationError as exc:
+            raise ConfigError(_format_validation_error("invalid settings", exc)) from None
+        return replace(new, model=model)
 
     @property
     def resolved_backend(self) -> str:
@@ -277,7 +337,7 @@ class Settings:
         return "supabase" if self.supabase_url else "local"
 
 
-def _parse(key: str, raw: str, kind: type, source: str) -> Any:
+def _parse(raw: str, kind: type, source: str) -> Any:
     try:
         if kind is bool:
             low = raw.strip().lower()
@@ -288,14 +348,10 @@ def _parse(key: str, raw: str, kind: type, source: str) -> Any:
             raise ValueError(raw)
         return kind(raw)
     except ValueError:
-        raise ConfigError(
-            f"{source} = {raw!r} is not a valid {kind.__name__}; fix the value or unset it"
-        ) from None
+        raise ConfigError(f"{source} = {raw!r} is not a valid {kind.__name__}; fix the value or unset it") from None
 
 
-def load_settings(
-    cli: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None, *, skip_model: bool = False
-) -> Settings:
+def load_settings(cli: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None, *, skip_model: bool = False) -> Settings:
     """Resolve :class:`Settings` from CLI values (``None`` = not given) and the environment.
 
     ``skip_model=True`` does not read model_config.yaml (``model`` is None): enough to open
@@ -307,55 +363,44 @@ def load_settings(
         load_dotenv_once()
         env = os.environ
 
-    def pick(key: str, kind: type, yaml_value: Any = None, default: Any = None) -> Any:
+    def given(key: str) -> tuple[Any, str] | None:
+        """(raw value, where it came from) of a flag or environment variable, or None."""
         if key in cli:
-            return cli[key]
+            return cli[key], f"command-line {key}"
         var = ENV_VARS.get(key)
         if var and env.get(var, "").strip() != "":
-            return _parse(key, env[var], kind, f"environment variable {var}")
-        return yaml_value if yaml_value is not None else default
+            return env[var].strip(), f"environment variable {var}"
+        return None
 
-    config_path = Path(pick("config_path", str, default=DEFAULT_CONFIG_FILE))
-    model = None if skip_model else load_model_config(config_path)
-    r = model.retraining if model is not None else None
+    def pick(key: str, kind: type, default: Any) -> Any:
+        found = given(key)
+        if found is None:
+            return default
+        value, source = found
+        return _parse(value, kind, source) if isinstance(value, str) and kind is not str else value
 
-    backend = pick("backend", str, default="auto")
+    config_path = Path(pick("config_path", str, DEFAULT_CONFIG_FILE))
+    overrides: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for knob in RETRAINING_KNOBS:
+        found = given(knob)
+        if found is not None:
+            overrides[knob], sources[f"retraining.{knob}"] = found
+    model = None if skip_model else load_model_config(config_path, overrides, sources)
+
+    backend = pick("backend", str, "auto")
     if backend not in BACKENDS:
         raise ConfigError(f"backend {backend!r} is unknown; choose one of {', '.join(BACKENDS)}")
-    log_level = str(pick("log_level", str, default="INFO")).upper()
+    log_level = str(pick("log_level", str, "INFO")).upper()
     if log_level not in LOG_LEVELS:
         raise ConfigError(f"LOG_LEVEL {log_level!r} is unknown; choose one of {', '.join(LOG_LEVELS)}")
-
-    settings = Settings(
+    return Settings(
         model=model,
         config_path=config_path,
-        home=Path(pick("home", str, default=DEFAULT_HOME)),
+        home=Path(pick("home", str, DEFAULT_HOME)),
         backend=backend,
-        lookback_days=int(pick("lookback_days", int, r and r.lookback_days, DEFAULT_LOOKBACK_DAYS)),
-        confidence_threshold=float(pick("confidence_threshold", float, r and r.confidence_threshold, ERROR_CONFIDENCE_THRESHOLD)),
-        min_error_samples=int(pick("min_error_samples", int, r and r.min_error_samples, MIN_ERROR_SAMPLES_FOR_RETRAINING)),
-        epochs=int(pick("epochs", int, r and r.epochs, DEFAULT_FINE_TUNE_EPOCHS)),
-        learning_rate=float(pick("learning_rate", float, r and r.learning_rate, DEFAULT_LEARNING_RATE)),
         log_level=log_level,
-        debug=bool(pick("debug", bool, default=False)),
+        debug=bool(pick("debug", bool, False)),
         supabase_url=(env.get("SUPABASE_URL") or "").strip() or None,
         supabase_service_key=(env.get("SUPABASE_SERVICE_KEY") or "").strip() or None,
     )
-    _check_ranges(settings)
-    return settings
-
-
-def _check_ranges(s: Settings) -> None:
-    problems = []
-    if not 1 <= s.lookback_days <= 366:
-        problems.append(f"lookback_days = {s.lookback_days}: must be between 1 and 366")
-    if not 0 <= s.confidence_threshold < 1:
-        problems.append(f"confidence_threshold = {s.confidence_threshold}: must be in [0, 1)")
-    if s.min_error_samples < 1:
-        problems.append(f"min_error_samples = {s.min_error_samples}: must be at least 1")
-    if s.epochs < 1:
-        problems.append(f"epochs = {s.epochs}: must be at least 1")
-    if not 0 <= s.learning_rate <= 10:
-        problems.append(f"learning_rate = {s.learning_rate}: must be in [0, 10]")
-    if problems:
-        raise ConfigError("invalid settings: " + "; ".join(problems))

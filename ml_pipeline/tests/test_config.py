@@ -109,3 +109,24 @@ def test_dotenv_is_read_without_overriding_environment(tmp_path, monkeypatch):
 def test_service_key_is_not_in_repr(tmp_path):
     s = config.load_settings({"config_path": str(CONFIG)}, env={"SUPABASE_URL": "https://x.supabase.co", "SUPABASE_SERVICE_KEY": "sekrit-value"})
     assert "sekrit-value" not in repr(s)
+
+
+def test_overrides_are_validated_by_the_schema_with_their_source(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        config.load_settings({"config_path": str(CONFIG)}, env={"ML_PIPELINE_LOOKBACK_DAYS": "400", "ML_PIPELINE_CONFIDENCE_THRESHOLD": "1"})
+    msg = str(err.value)
+    assert "2 problem(s)" in msg
+    assert "environment variable ML_PIPELINE_LOOKBACK_DAYS = '400' (key 'retraining.lookback_days'): Input should be less than or equal to 366" in msg
+    assert "environment variable ML_PIPELINE_CONFIDENCE_THRESHOLD = '1' (key 'retraining.confidence_threshold')" in msg
+
+
+def test_settings_knobs_are_one_field_of_the_model(settings):
+    assert settings.lookback_days == settings.model.retraining.lookback_days
+    s = settings.with_overrides(lookback_days=30, min_error_samples=5)
+    assert (s.lookback_days, s.model.retraining.lookback_days, s.min_error_samples) == (30, 30, 5)
+    assert settings.lookback_days == 7  # the original is unchanged
+    with pytest.raises(ConfigError, match="retraining.epochs"):
+        settings.with_overrides(epochs=0)
+    bare = config.load_settings({"config_path": str(CONFIG)}, env={}, skip_model=True)
+    with pytest.raises(ConfigError, match="loaded without model_config.yaml"):
+        bare.lookback_days  # noqa: B018
