@@ -487,7 +487,7 @@ class Job:
             sources = resolve_sources(self.store, s.model.evaluation_log.path, window, workdir / "log-window")
             loaded = read_sources(sources, schema, window)
         self.cancel.check()
-        source = run.source
+        source: str = run.source
         if detect:
             decayed, why = detect_decay(loaded.frame, self.as_of, s.model.decay)
             log.info("decay check: %s", why)
@@ -520,11 +520,12 @@ class Job:
         if champion is not None and fine_tune and not champion.fine_tunable:
             log.warning("champion v%d (%s) cannot be fine-tuned incrementally: training from scratch", champion.version, champion.estimator)
             fine_tune = False
-        dataset = data.dataset_path
+        assert data.dataset_path is not None and data.holdout_path is not None  # written whenever data.enough
+        dataset = Path(data.dataset_path)
         if not fine_tune:
             # From scratch learns from every labelled row outside the holdout, not from errors alone.
             dataset = self._full_training_set(frame, data, workdir / "data")
-        job = TrainingJob(dataset=Path(dataset), config=s.config_path.resolve(), fine_tune=fine_tune, output_dir=workdir / "out",
+        job = TrainingJob(dataset=dataset, config=s.config_path.resolve(), fine_tune=fine_tune, output_dir=workdir / "out",
                           learning_rate=s.learning_rate, epochs=s.epochs, holdout=Path(data.holdout_path), random_seed=r.random_seed)
         if champion is not None:  # the orchestrator hands the verified champion over: the trainer never opens the store
             job = TrainingJob(**{**job.__dict__, "model_path": self.registry.fetch(champion), "model_sha256": champion.sha256})
@@ -818,8 +819,9 @@ def main(argv: list[str] | None = None, *, open_store: StoreOpener | None = None
     """
     args = build_parser().parse_args(argv)
     if open_store is None:
-        from ml_pipeline.backends import open_store
+        from ml_pipeline.backends import open_store as default_opener
 
+        open_store = default_opener
     opener: StoreOpener = open_store
     started = utcnow()
     summary: dict[str, Any] = {"started_at": started.isoformat(), "backend": None, "runs": [], "alerts": []}

@@ -661,6 +661,7 @@ class LocalStore:
                 "UPDATE model_versions SET storage_path = ? WHERE version = ?",
                 (f"v{version}/model.joblib", version),
             )
+        assert version is not None
         mv = self.get_model_version(int(version))
         assert mv is not None
         return mv

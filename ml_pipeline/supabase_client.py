@@ -210,7 +210,7 @@ _OLD_SUPABASE = (
 
 def _client_options(http_client: httpx.Client) -> Any:
     """supabase-py options: our httpx client, no session, no retry of its own."""
-    wanted = {
+    wanted: dict[str, Any] = {
         "httpx_client": http_client,
         "postgrest_client_retry": False,  # absent before postgrest-py had retries
         "auto_refresh_token": False,
@@ -420,7 +420,10 @@ class SupabaseStore:
         out: list[dict[str, Any]] = []
         while True:
             offset = len(out)
-            page = self._rows(what, lambda offset=offset: build().range(offset, offset + PAGE_SIZE - 1))
+            def query(start: int = offset) -> Any:
+                return build().range(start, start + PAGE_SIZE - 1)
+
+            page = self._rows(what, query)
             out.extend(page)
             if len(page) < PAGE_SIZE:
                 return out
@@ -500,7 +503,7 @@ class SupabaseStore:
             "p_as_of": _iso(as_of),
             "p_request_id": request_id,
         }
-        rows = self._call(
+        rows: Any = self._call(
             "rpc claim_retraining_request",
             lambda: self._client.rpc("claim_retraining_request", params).execute().data,
             idempotent=False,  # a blind retry could claim a second request
@@ -588,7 +591,7 @@ class SupabaseStore:
 
     def reap_stale_runs(self, lease_seconds: int, max_attempts: int) -> list[str]:
         """Call ``reap_stale_retraining_runs``. Retried: a second call finds nothing to reap."""
-        data = self._call(
+        data: Any = self._call(
             "rpc reap_stale_retraining_runs",
             lambda: self._client.rpc(
                 "reap_stale_retraining_runs",
@@ -796,10 +799,10 @@ class SupabaseStore:
         offset = 0
         while True:
             options = {"limit": LIST_PAGE_SIZE, "offset": offset, "sortBy": {"column": "name", "order": "asc"}}
-            items = self._call(
-                f"storage {bucket}/{folder} (list)",
-                lambda options=options: self._bucket(bucket).list(folder, options),
-            )
+            def list_page(page_options: dict[str, Any] = options) -> Any:
+                return self._bucket(bucket).list(folder, page_options)
+
+            items = self._call(f"storage {bucket}/{folder} (list)", list_page)
             for item in items:
                 name = item["name"]
                 full = f"{folder}/{name}" if folder else name
@@ -820,10 +823,10 @@ class SupabaseStore:
         names = [check_object_key(bucket, k) for k in keys]
         for start in range(0, len(names), REMOVE_BATCH):
             batch = names[start : start + REMOVE_BATCH]
-            self._call(
-                f"storage {bucket} (remove {len(batch)} objects)",
-                lambda batch=batch: self._bucket(bucket).remove(batch),
-            )
+            def remove(names_in_batch: list[str] = batch) -> Any:
+                return self._bucket(bucket).remove(names_in_batch)
+
+            self._call(f"storage {bucket} (remove {len(batch)} objects)", remove)
 
     # -- model versions ------------------------------------------------------------------
     def create_model_version(

@@ -37,6 +37,12 @@ step() {
   [ $rc -ne 0 ] && failed+=("$name (exit $rc)")
 }
 
+# The structure and code rules (pyproject.toml): import contracts (layers, no cycles, backends
+# and trainer free of pipeline/store imports), ruff, mypy. Each fails CI when a rule breaks.
+BIN=$(dirname "$PY")
+step "import contracts (lint-imports)" "$BIN/lint-imports"
+step "ruff" "$BIN/ruff" check .
+step "mypy" "$PY" -m mypy
 # pytest exits 5 when it collected no tests: that is a failure here, not a pass.
 step "python tests" "$PY" -m pytest ml_pipeline/tests tests -q -p no:cacheprovider
 [ -f scripts/lint-sql.sh ] && step "squawk (SQL migrations)" bash scripts/lint-sql.sh

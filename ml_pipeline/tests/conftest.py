@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "model_config.yaml"
-AS_OF = datetime(2026, 11, 20, 2, 0, tzinfo=timezone.utc)
+AS_OF = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 END_DAY = date(2026, 11, 20)
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from ml_pipeline.alerts import compute_alerts
 from ml_pipeline.store import Run
 
-NOW = datetime(2026, 11, 27, 2, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 27, 2, tzinfo=UTC)
 
 
 def run(i, status="completed", days_ago=0.0, size=50, metrics=None):

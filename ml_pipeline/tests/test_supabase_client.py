@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import httpx
 import pytest
@@ -39,7 +39,7 @@ RUN_ID = "11111111-1111-4111-8111-111111111111"
 REQ_ID = "22222222-2222-4222-8222-222222222222"
 USER = "33333333-3333-4333-8333-333333333333"
 TOKEN = "44444444-4444-4444-8444-444444444444"
-AS_OF = datetime(2026, 11, 20, 2, 0, tzinfo=timezone.utc)
+AS_OF = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 RUNS, REQUESTS, VERSIONS = "/rest/v1/model_retraining_runs", "/rest/v1/model_retraining_requests", "/rest/v1/model_versions"
 PROBE = {"select": "id", "limit": "1"}
 
@@ -205,7 +205,7 @@ def test_create_run_posts_the_row_with_a_client_id(store, api):
     }
     assert sent["started_at"] == sent["heartbeat_at"] and sent["started_at"].endswith("Z")
     assert run.id == RUN_ID and run.run_date == date(2026, 11, 20) and run.as_of == AS_OF
-    assert run.started_at == datetime(2026, 11, 20, 2, 0, 1, 123456, tzinfo=timezone.utc) and run.started_at.tzinfo == timezone.utc
+    assert run.started_at == datetime(2026, 11, 20, 2, 0, 1, 123456, tzinfo=UTC) and run.started_at.tzinfo == UTC
     assert run.metrics == {} and run.lease_token == TOKEN
 
 
@@ -288,12 +288,12 @@ def test_heartbeat_is_retried_on_5xx_then_succeeds(store, api):
 
 def test_update_run_is_a_fenced_patch(store, api):
     route = api.patch(RUNS).respond(200, json=[{**RUN_ROW, "status": "completed", "metrics": {"accuracy": 0.8}, "completed_at": "2026-11-20T03:00:00+00:00"}])
-    run = store.update_run(RUN_ID, TOKEN, status="completed", metrics={"accuracy": 0.8}, completed_at=datetime(2026, 11, 20, 3, tzinfo=timezone.utc))
+    run = store.update_run(RUN_ID, TOKEN, status="completed", metrics={"accuracy": 0.8}, completed_at=datetime(2026, 11, 20, 3, tzinfo=UTC))
     request = authed(only(route))
     assert request.headers["prefer"] == "return=representation"
     assert query(request) == {"id": [f"eq.{RUN_ID}"], "lease_token": [f"eq.{TOKEN}"], "status": ["eq.running"]}
     assert body(request) == {"status": "completed", "metrics": {"accuracy": 0.8}, "completed_at": "2026-11-20T03:00:00.000000Z"}
-    assert run.status == "completed" and run.completed_at == datetime(2026, 11, 20, 3, tzinfo=timezone.utc)
+    assert run.status == "completed" and run.completed_at == datetime(2026, 11, 20, 3, tzinfo=UTC)
 
 
 def test_update_run_with_no_row_back_is_lease_lost(store, api):
@@ -311,7 +311,7 @@ def test_retried_fenced_patch_that_landed_is_not_a_lost_lease(store, api):
     done = {**RUN_ROW, "status": "completed", "completed_at": "2026-11-20T03:00:00+00:00"}
     patch = api.patch(RUNS).mock(side_effect=[httpx.ReadTimeout("timed out"), httpx.Response(200, json=[])])
     read = api.get(RUNS, params={"select": "*"}).respond(200, json=[done])
-    run = store.update_run(RUN_ID, TOKEN, status="completed", completed_at=datetime(2026, 11, 20, 3, tzinfo=timezone.utc))
+    run = store.update_run(RUN_ID, TOKEN, status="completed", completed_at=datetime(2026, 11, 20, 3, tzinfo=UTC))
     assert run.status == "completed" and patch.call_count == 2 and read.call_count == 1
 
 
@@ -335,7 +335,7 @@ def test_retried_finish_and_cancel_that_landed_succeed(store, api):
 
 def test_get_run_and_missing_run(store, api):
     route = api.get(RUNS, params={"select": "*"}).mock(side_effect=[httpx.Response(200, json=[RUN_ROW]), httpx.Response(200, json=[])])
-    assert store.get_run(RUN_ID).heartbeat_at.tzinfo == timezone.utc
+    assert store.get_run(RUN_ID).heartbeat_at.tzinfo == UTC
     assert store.get_run(RUN_ID) is None
     assert query(authed(route.calls[0].request)) == {"select": ["*"], "id": [f"eq.{RUN_ID}"]}
     assert store.get_run("not-a-uuid") is None and route.call_count == 2
@@ -343,7 +343,7 @@ def test_get_run_and_missing_run(store, api):
 
 def test_list_runs_newest_first_since(store, api):
     route = api.get(RUNS, params={"select": "*"}).respond(200, json=[RUN_ROW])
-    assert [r.id for r in store.list_runs(limit=5, since=datetime(2026, 11, 13, tzinfo=timezone.utc))] == [RUN_ID]
+    assert [r.id for r in store.list_runs(limit=5, since=datetime(2026, 11, 13, tzinfo=UTC))] == [RUN_ID]
     assert query(authed(only(route))) == {"select": ["*"], "created_at": ["gte.2026-11-13T00:00:00.000000Z"], "order": ["created_at.desc,id.desc"], "limit": ["5"]}
 
 
@@ -354,7 +354,9 @@ def test_reap_rpc(store, api):
 
 
 def test_missing_function_says_apply_migrations(store, api):
-    api.post("/rest/v1/rpc/reap_stale_retraining_runs").mock(return_value=pgrst(404, "PGRST202", "Could not find the function public.reap_stale_retraining_runs(p_lease_seconds, p_max_attempts) in the schema cache"))
+    api.post("/rest/v1/rpc/reap_stale_retraining_runs").mock(
+        return_value=pgrst(404, "PGRST202", "Could not find the function public.reap_stale_retraining_runs(p_lease_seconds, p_max_attempts) in the schema cache")
+    )
     with pytest.raises(StoreError, match=r"rpc reap_stale_retraining_runs: HTTP 404 PGRST202: .*apply supabase/migrations"):
         store.reap_stale_runs(600, 3)
 
@@ -372,14 +374,19 @@ def test_create_request_posts_a_pending_row(store, api):
 
 
 def test_second_pending_request_409_is_a_clear_error(store, api):
-    api.post(REQUESTS).mock(return_value=pgrst(409, "23505", 'duplicate key value violates unique constraint "model_retraining_requests_one_pending_per_user"', f"Key (requested_by)=({USER}) already exists."))
+    api.post(REQUESTS).mock(
+        return_value=pgrst(409, "23505", 'duplicate key value violates unique constraint "model_retraining_requests_one_pending_per_user"', f"Key (requested_by)=({USER}) already exists.")
+    )
     api.get(REQUESTS).respond(200, json=[])
     with pytest.raises(StoreError, match="^you already have a pending request; wait for it or cancel it first$"):
         store.create_request(USER, None, "normal")
 
 
 def test_unknown_user_409_foreign_key(store, api):
-    api.post(REQUESTS).mock(return_value=pgrst(409, "23503", 'insert or update on table "model_retraining_requests" violates foreign key constraint "model_retraining_requests_requested_by_fkey"', f'Key (requested_by)=({USER}) is not present in table "users".'))
+    api.post(REQUESTS).mock(
+        return_value=pgrst(409, "23503", 'insert or update on table "model_retraining_requests" violates foreign key constraint "model_retraining_requests_requested_by_fkey"',
+                           f'Key (requested_by)=({USER}) is not present in table "users".')
+    )
     with pytest.raises(StoreError, match=f"requested_by {USER} is not a user of this Supabase project"):
         store.create_request(USER, None, "normal")
 

@@ -91,8 +91,8 @@ def test_from_scratch_ignores_current_model(datasets, tmp_path, capsys):
 
 
 def test_model_without_partial_fit_is_trained_from_scratch_saying_so(datasets, tmp_path, capsys):
-    from sklearn.ensemble import RandomForestClassifier
     import pandas as pd
+    from sklearn.ensemble import RandomForestClassifier
 
     train = pd.read_csv(datasets.dataset_path)
     feats = [c for c in train.columns if c.startswith(("home_", "away_", "elo_", "rest_"))]

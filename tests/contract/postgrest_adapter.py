@@ -59,7 +59,7 @@ import re
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
@@ -83,8 +83,8 @@ class _Object:
     data: bytes
     content_type: str
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    created_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
-    updated_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    updated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 def _status_for(sqlstate: str) -> int:
@@ -348,12 +348,12 @@ class SupabaseEmulator:
         ).fetchall()
         signature = f"{SCHEMA}.{fn}({', '.join(sorted(args))})"
         chosen = None
-        for oid, retset, typtype, typname, names, modes, in_types, nargs, ndefaults in proc:
-            in_names = [n for n, m in zip(names, modes) if m in ("i", "b", "v")] if modes else list(names)
+        for _oid, retset, typtype, typname, names, modes, in_types, nargs, ndefaults in proc:
+            in_names = [n for n, m in zip(names, modes, strict=False) if m in ("i", "b", "v")] if modes else list(names)
             in_names = in_names[:nargs]
             required = set(in_names[: nargs - ndefaults])
             if set(args) <= set(in_names) and required <= set(args):
-                chosen = (retset, typtype, typname, dict(zip(in_names, in_types or [])), modes)
+                chosen = (retset, typtype, typname, dict(zip(in_names, in_types or [], strict=False)), modes)
                 break
         if chosen is None:
             return _pgrst_error(

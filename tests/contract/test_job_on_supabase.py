@@ -9,7 +9,7 @@ only the store methods one by one.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,7 @@ import pytest
 from tests.contract.conftest import SERVICE_KEY, SUPABASE_URL
 
 REPO = Path(__file__).resolve().parents[2]
-AS_OF = datetime(2026, 11, 20, 2, 0, tzinfo=timezone.utc)
+AS_OF = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 USER = "00000000-0000-4000-8000-00000000000a"
 
 

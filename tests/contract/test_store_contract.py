@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from ml_pipeline.errors import ConfigError, DailyRunExistsError, LeaseLostError, StoreError
 from ml_pipeline.store import Store
 
-AS_OF = datetime(2026, 11, 20, 2, 0, tzinfo=timezone.utc)
+AS_OF = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 SHA = "a" * 64
 # Lease tokens are uuid columns in Postgres (docs/data-model.md).
 TOK, OTHER, FRESH = (str(uuid.UUID(int=n)) for n in (1, 2, 3))
@@ -142,11 +142,11 @@ def test_reap_settles_requests_and_candidates_left_behind_a_finished_run(store, 
     """The runner died after finishing its run but before settling its request."""
     store.create_request(new_user(), None, "normal")
     ok = store.claim_next_request(runner="r", lease_token=TOK, as_of=AS_OF)
-    store.update_run(ok.run.id, TOK, status="completed", completed_at=datetime.now(timezone.utc))
+    store.update_run(ok.run.id, TOK, status="completed", completed_at=datetime.now(UTC))
     store.create_request(new_user(), None, "normal")
     bad = store.claim_next_request(runner="r", lease_token=OTHER, as_of=AS_OF)
     mv = store.create_model_version(sha256=SHA, size_bytes=1, sklearn_version="1", estimator="X", fine_tunable=True, metrics={}, run_id=bad.run.id)
-    store.update_run(bad.run.id, OTHER, status="failed", error_message="trainer exploded", completed_at=datetime.now(timezone.utc))
+    store.update_run(bad.run.id, OTHER, status="failed", error_message="trainer exploded", completed_at=datetime.now(UTC))
     assert store.reap_stale_runs(lease_seconds=3600, max_attempts=3) == []
     assert store.get_request(ok.request.id).status == "processing"  # the runner may still settle it
     time.sleep(1.05)

@@ -34,7 +34,7 @@ def _pair(home: Path, config: Path, work: Path, **extra: str) -> list[tuple[int,
     finally:
         for p in procs:
             kill_tree(p)
-    return [(p.returncode, o, e) for p, (o, e) in zip(procs, out)]
+    return [(p.returncode, o, e) for p, (o, e) in zip(procs, out, strict=True)]
 
 
 def _check(results: list[tuple[int, str, str]]) -> None:

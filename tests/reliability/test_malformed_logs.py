@@ -13,15 +13,16 @@ from __future__ import annotations
 import resource
 import shutil
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
 from tests.reliability.conftest import add_requests, rows, write_config
 
-AS_OF = datetime(2026, 11, 20, 2, 0, tzinfo=timezone.utc)
+AS_OF = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 LIMIT = 1_000_000
 HUGE = 8 << 30  # 8 GiB, sparse: no disk space, no time to write
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +104,7 @@ def test_a_run_on_a_damaged_champion_fails_and_promotes_nothing(seeded_home: Pat
     add_requests(seeded_home, ["high"])
     store = LocalStore(seeded_home)
     try:
-        job = Job(settings, store, as_of=datetime(2026, 11, 20, 2, tzinfo=timezone.utc))
+        job = Job(settings, store, as_of=datetime(2026, 11, 20, 2, tzinfo=UTC))
         job.process_requests()
     finally:
         store.close()

@@ -26,7 +26,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-
 from tests.reliability.conftest import AS_OF, REPO, kill_tree, rows, runner_env, start_runner, write_config
 
 RUNNERS = 8
@@ -55,7 +54,7 @@ def _race(home: Path, config: Path, work: Path, **extra: str) -> tuple[list[dict
         for p in procs:
             if p.poll() is None:
                 kill_tree(p)
-    for p, (out, err) in zip(procs, results):
+    for p, (out, err) in zip(procs, results, strict=True):
         assert p.returncode == 0, f"runner exit {p.returncode}:\n{out}\n{err[-3000:]}"
     log = [json.loads(line) for f in claims.glob("*.jsonl") for line in f.read_text().splitlines()]
     return log, [p.pid for p in procs], elapsed
@@ -116,7 +115,7 @@ def test_racing_runners_local_store(tmp_path: Path, figures: Any) -> None:
 def _pg_rows(conn: Any, sql: str) -> list[dict[str, Any]]:
     cur = conn.execute(sql)
     names = [c.name for c in cur.description]
-    return [dict(zip(names, r)) for r in cur.fetchall()]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
 def test_racing_runners_postgres(tmp_path: Path, pg_cluster: Any, pg_template: str, figures: Any) -> None:
@@ -136,7 +135,7 @@ def test_racing_runners_postgres(tmp_path: Path, pg_cluster: Any, pg_template: s
                     cur.executemany(
                         "insert into public.model_retraining_requests (requested_by, priority, reason, created_at)"
                         " values (%s, %s, %s, now() - interval '1 hour' + %s * interval '1 millisecond')",
-                        [(u, p, f"race {repeat}", i) for i, (u, p) in enumerate(zip(users, order))],
+                        [(u, p, f"race {repeat}", i) for i, (u, p) in enumerate(zip(users, order, strict=True))],
                     )
             log, _, elapsed = _race(work / "home", config, work, RELIABILITY_SUPABASE_DSN=db.dsn)
             stats = _check_claim_log(log)

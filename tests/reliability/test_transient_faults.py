@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ import pytest
 
 from tests.reliability.conftest import REPO, add_requests, rows, write_config
 
-AS_OF = datetime(2026, 11, 20, 2, 0, tzinfo=timezone.utc)
+AS_OF = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 URL = "http://supabase.reliability.test"
 KEY = "reliability-test-service-key-not-a-secret"
 BACKOFF = 0.2
@@ -95,7 +95,7 @@ def test_upload_fails_twice_then_succeeds(pg_db: Any, seeded_template: Path, tmp
     statuses = [a[1] for a in r["attempts"] if a[2].endswith(MODEL_KEY)]
     assert statuses == [503, 503, 200], r["attempts"]
     times = [a[0] for a in r["attempts"] if a[2].endswith(MODEL_KEY)]
-    gaps = [b - a for a, b in zip(times, times[1:])]
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
     assert gaps[0] >= BACKOFF * 0.9 and gaps[1] >= gaps[0] * 1.5, f"no backoff between attempts: {gaps}"
     assert r["objects"] == ["v1/model.joblib", MODEL_KEY]
     assert r["versions"][2] in ("champion", "rejected") and r["request"].status == "completed"
@@ -127,7 +127,7 @@ def test_local_disk_full_while_writing_the_model(seeded_home: Path, tmp_path: Pa
         def __init__(self, fh: Any) -> None:
             self.fh = fh
 
-        def __enter__(self) -> "FullDisk":
+        def __enter__(self) -> FullDisk:
             return self
 
         def __exit__(self, *exc: Any) -> None:
