@@ -36,7 +36,7 @@ DEFAULT_HOME = ".ml_pipeline"
 BACKENDS = ("auto", "local", "supabase")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
-# Environment variables each setting may come from (documented in README.md).
+# Environment variables each setting may come from (documented in docs/configuration.md).
 ENV_VARS = {
     "home": "ML_PIPELINE_HOME",
     "backend": "ML_PIPELINE_BACKEND",
@@ -190,7 +190,7 @@ def model_config_schema() -> Any:
 
 
 _FIXES = {
-    "extra_forbidden": "remove it or check its spelling (valid keys are listed in README.md)",
+    "extra_forbidden": "remove it or check its spelling (valid keys are listed in docs/configuration.md)",
     "missing": "add it (see the example model_config.yaml in the repository)",
 }
 
