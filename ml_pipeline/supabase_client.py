@@ -34,7 +34,7 @@ How it talks to Supabase:
 * Opening the store makes one cheap read (``GET /rest/v1/model_retraining_runs?select=id
   &limit=1``), so a wrong URL or key fails before anything is written.
 
-This module is imported only by :func:`ml_pipeline.store.open_store` when the Supabase
+This module is imported only by :func:`ml_pipeline.backends.open_store` when the Supabase
 backend is chosen; the local backend and ``--help`` never import ``supabase``.
 """
 
