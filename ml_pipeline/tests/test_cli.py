@@ -14,7 +14,7 @@ from ml_pipeline.errors import ConfigError, EvaluationLogError, StoreError
 
 from .conftest import REPO
 
-ENTRY_POINTS = ("auto_reinforcement", "requests", "registry", "sample_data", "champion", "train_model")
+ENTRY_POINTS = ("auto_reinforcement", "requests", "registry", "sample_data", "champion", "train_model", "data_loader")
 
 
 def test_pipeline_errors_become_their_exit_code_with_the_cause_chain(capsys):
