@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from tests.pgcluster import SEED_SQL, STANDIN_SQL, PgCluster, PgDatabase, migration_files
+from tests.pgcluster import MIGRATION_ROLE, SEED_SQL, STANDIN_SQL, SUPERUSER, PgCluster, PgDatabase, migration_files
 
 PUBLIC_TABLES = ("model_retraining_runs", "model_retraining_requests", "model_versions")
 FUNCTIONS = {
@@ -185,7 +185,7 @@ def test_migration_files_are_named_for_the_supabase_cli() -> None:
 def test_every_migration_applies_in_order_on_an_empty_database(pg_cluster: PgCluster) -> None:
     db = pg_cluster.create_database(pg_cluster.unique_name("apply_in_order"))
     try:
-        db.apply_sql_file(STANDIN_SQL)
+        db.apply_sql_file(STANDIN_SQL, user=SUPERUSER)
         for path in migration_files():
             db.apply_sql_file(path)  # raises naming the file and line on failure
         with db.connect() as c:
