@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from tests.pgcluster import MIGRATION_ROLE, SEED_SQL, STANDIN_SQL, SUPERUSER, PgCluster, PgDatabase, migration_files
+from tests.pgcluster import SEED_SQL, STANDIN_SQL, SUPERUSER, PgCluster, PgDatabase, migration_files
 
 PUBLIC_TABLES = ("model_retraining_runs", "model_retraining_requests", "model_versions")
 FUNCTIONS = {
