@@ -50,10 +50,64 @@ _PICKLE_PROTOCOL_OPCODE = b"\x80"
 
 
 def dumps(model: Any) -> bytes:
-    """The skops bytes of ``model``."""
+    """The skops bytes of ``model``, the same bytes for the same model in any process.
+
+    skops names its array files and ``__id__`` fields after ``id()`` of the objects and
+    stamps the zip entries with the current time, so two processes writing the same model
+    would write different bytes (and sha256). Those are renumbered in order of appearance
+    and the time is fixed, which keeps runs with the same inputs reproducible.
+    """
     import skops.io as sio
 
-    return bytes(sio.dumps(model))
+    return _canonical(bytes(sio.dumps(model)))
+
+
+_FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def _canonical(data: bytes) -> bytes:
+    import io
+    import re
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(data)) as src:
+        schema = json.loads(src.read("schema.json"))
+        numbers: dict[int, int] = {}
+
+        def renumber(value: int) -> int:
+            return numbers.setdefault(value, len(numbers) + 1)
+
+        def walk(node: Any) -> Any:
+            if isinstance(node, dict):
+                out: dict[str, Any] = {}
+                for key, value in node.items():
+                    if key == "__id__" and isinstance(value, int):
+                        out[key] = renumber(value)
+                    elif isinstance(value, str) and re.fullmatch(r"\d+\.npy", value):
+                        out[key] = f"{renumber(int(value[:-4]))}.npy"
+                    else:
+                        out[key] = walk(value)
+                return out
+            if isinstance(node, list):
+                return [walk(v) for v in node]
+            return node
+
+        canonical_schema = walk(schema)
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as dst:
+            for info in src.infolist():
+                name = info.filename
+                if name == "schema.json":
+                    content = json.dumps(canonical_schema, indent=2).encode()
+                else:
+                    content = src.read(name)
+                    if re.fullmatch(r"\d+\.npy", name):
+                        name = f"{renumber(int(name[:-4]))}.npy"
+                entry = zipfile.ZipInfo(name, date_time=_FIXED_TIME)
+                entry.compress_type = info.compress_type
+                entry.external_attr = info.external_attr
+                dst.writestr(entry, content)
+    return out.getvalue()
 
 
 def dump(model: Any, path: Path) -> None:

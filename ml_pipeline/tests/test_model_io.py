@@ -92,3 +92,13 @@ def test_convert_cli_turns_a_joblib_champion_into_a_loadable_skops_file(base_mod
                            cwd=REPO, capture_output=True, text=True, timeout=120)
     assert again.returncode == 2 and "exists" in again.stderr
     json.dumps(again.stderr)  # plain text
+
+
+def test_the_same_model_gives_the_same_bytes_in_another_process(tmp_path):
+    """skops names arrays after id() and stamps the time; dumps() renumbers and fixes them,
+    so a rerun with the same inputs writes the same sha256 (tests/acceptance: --as-of)."""
+    code = ("import hashlib, sys; from ml_pipeline import model_io; from ml_pipeline.sample_data import base_model; "
+            "sys.stdout.write(hashlib.sha256(model_io.dumps(base_model())).hexdigest())")
+    digests = {subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120, check=True).stdout
+               for _ in range(2)}
+    assert len(digests) == 1 and len(digests.pop()) == 64
