@@ -92,7 +92,7 @@ def job_home(n: int) -> Path:
     code = f"""
 import tempfile
 from pathlib import Path
-import joblib
+from ml_pipeline import model_io
 from ml_pipeline.local_store import LocalStore
 from ml_pipeline.registry import Registry
 from ml_pipeline.sample_data import base_model
@@ -101,8 +101,8 @@ home = Path({str(home)!r})
 store = LocalStore(home)
 store.put_object(BUCKET_EVALUATION_LOGS, "evaluation_log.csv", Path({str(csv)!r}).read_bytes())
 with tempfile.TemporaryDirectory() as tmp:
-    p = Path(tmp) / "base.joblib"
-    joblib.dump(base_model(), p)
+    p = Path(tmp) / "base.skops"
+    model_io.dump(base_model(), p)
     Registry(store, home / "cache").register(p, ["home_win", "draw", "away_win"], note="bench base model")
 store.close()
 """

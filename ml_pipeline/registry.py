@@ -1,8 +1,9 @@
 """Model versions: save, sha256-verified load, the promotion gate, promote, rollback.
 
 Versions live in the store's ``model_versions`` table; their bytes in the ``models``
-bucket at ``v<version>/model.joblib``. Loading always checks the sha256 recorded in the
-database before unpickling, so a changed or truncated file is refused.
+bucket at ``v<version>/model.joblib`` (a historical key name: the content is skops, see
+ml_pipeline/model_io.py). Loading always checks the sha256 recorded in the database on
+the very bytes it then loads, so a changed or truncated file is refused.
 
 CLI::
 
@@ -22,7 +23,6 @@ from typing import Any
 
 from ml_pipeline.checksums import sha256_bytes, sha256_file
 from ml_pipeline.errors import ConfigError, IntegrityError, PipelineError
-from ml_pipeline.estimators import estimator_name, is_fine_tunable, known_classes
 from ml_pipeline.records import BUCKET_MODELS, ModelVersion, VersionStatus
 from ml_pipeline.store import Store
 
@@ -129,13 +129,10 @@ class Registry:
         return dest
 
     def load(self, mv: ModelVersion) -> Any:
-        """Unpickle ``mv`` after verifying its sha256."""
-        import joblib
+        """Load ``mv`` (skops, trusted types only) from the very bytes whose sha256 is checked."""
+        from ml_pipeline import model_io
 
-        path = self.fetch(mv)
-        if sha256_file(path) != mv.sha256:  # re-check the exact bytes about to be loaded
-            raise IntegrityError(f"model v{mv.version} changed on disk while loading; refusing it")
-        return joblib.load(path)
+        return model_io.load_verified(self.fetch(mv), mv.sha256)
 
     def promote(self, version: int) -> ModelVersion:
         """Make ``version`` the champion."""
@@ -166,29 +163,26 @@ class Registry:
         """Hand over an existing model as champion. Returns (version, notice)."""
         import sklearn
 
+        from ml_pipeline import model_io
+
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"model file '{path}' not found")
-        import joblib
-
-        try:
-            model = joblib.load(path)  # the team's own file, given on purpose by an operator
-        except Exception as exc:
-            raise ConfigError(f"'{path}' is not a joblib/pickle model file: {exc}") from exc
-        if not hasattr(model, "predict"):
-            raise ConfigError(f"'{path}' holds a {type(model).__name__}, which has no predict(); register a fitted classifier")
-        known = known_classes(model)
+        data = path.read_bytes()  # read once: these bytes are inspected, hashed and uploaded
+        info = model_io.inspect_in_subprocess(data, source=f"'{path}'")  # loaded in a child without secrets
+        if not info.has_predict:
+            raise ConfigError(f"'{path}' holds a {info.estimator}, which has no predict(); register a fitted classifier")
+        known = info.classes
         if sorted(known) != sorted(classes):
             raise ConfigError(f"model predicts classes {known}, but model.classes in the config is {classes}")
-        fine_tunable = is_fine_tunable(model)
+        fine_tunable = info.fine_tunable
         notice = None
         if not fine_tunable:
-            notice = (f"{estimator_name(model)} cannot be fine-tuned incrementally (no partial_fit): "
+            notice = (f"{info.estimator} cannot be fine-tuned incrementally (no partial_fit): "
                       "the next runs will train a configured model from scratch instead")
-        data = path.read_bytes()
         mv = self.store.create_model_version(
             sha256=sha256_bytes(data), size_bytes=len(data), sklearn_version=sklearn.__version__,
-            estimator=estimator_name(model), fine_tunable=fine_tunable, metrics={},
+            estimator=info.estimator, fine_tunable=fine_tunable, metrics={},
             note=note or f"registered from {path.name}",
         )
         assert mv.storage_path

@@ -20,6 +20,7 @@ import os
 import uuid
 
 from ml_pipeline.cli import add_common_options, run_main, settings_from
+from ml_pipeline.printable import escape_control
 from ml_pipeline.records import PRIORITIES, REQUEST_STATUSES, Request
 
 
@@ -38,8 +39,8 @@ def default_requester() -> str:
 def _row(r: Request) -> str:
     created = r.created_at.strftime("%Y-%m-%d %H:%M:%S") if r.created_at else "?"
     tail = f"  run {r.retraining_run_id}" if r.retraining_run_id else ""
-    err = f"  last error: {r.last_error}" if r.last_error else ""
-    return f"{r.id}  {r.status:<10} {r.priority:<6} {created}  attempts {r.attempts}  {r.reason or ''}{tail}{err}".rstrip()
+    err = f"  last error: {escape_control(r.last_error)}" if r.last_error else ""
+    return f"{r.id}  {r.status:<10} {r.priority:<6} {created}  attempts {r.attempts}  {escape_control(r.reason)}{tail}{err}".rstrip()
 
 
 def main(argv: list[str] | None = None) -> int:

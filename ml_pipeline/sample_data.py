@@ -120,8 +120,7 @@ def evaluation_log(model: Any, end_day: date, days: int = 42, per_day: int = 600
 
 def install(home: Path, config_path: Path, *, end_day: date | None = None, force: bool = False, data_dir: Path | None = Path("data")) -> str:
     """Put the sample log and base model into the local store at ``home``. Returns what it did."""
-    import joblib
-
+    from ml_pipeline import model_io
     from ml_pipeline.config import load_settings
     from ml_pipeline.data_loader import collect_retraining_data
     from ml_pipeline.local_store import LocalStore
@@ -139,8 +138,8 @@ def install(home: Path, config_path: Path, *, end_day: date | None = None, force
     log_df = evaluation_log(model, end_day)
     store.put_object(BUCKET_EVALUATION_LOGS, log_key, log_df.to_csv(index=False).encode())
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "base_model.joblib"
-        joblib.dump(model, path)
+        path = Path(tmp) / "base_model.skops"
+        model_io.dump(model, path)
         registry = Registry(store, home / "cache")
         mv, _ = registry.register(path, list(settings.model.model.classes), note="sample base model (pre-drift)")
     done = f"wrote {len(log_df)} predictions to {home}/buckets/{BUCKET_EVALUATION_LOGS}/{log_key}; base model v{mv.version} is champion"

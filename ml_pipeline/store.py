@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from ml_pipeline.errors import ConfigError
+from ml_pipeline.object_keys import refuse_unsafe_key
 from ml_pipeline.records import (  # noqa: F401  (re-exported: the store's vocabulary in one import)
     BUCKET_EVALUATION_LOGS,
     BUCKET_MODELS,
@@ -187,6 +188,7 @@ def check_object_key(bucket: str, key: str) -> str:
     """Refuse bucket names and keys that could escape a bucket."""
     if bucket not in BUCKETS:
         raise ConfigError(f"bucket {bucket!r} is unknown; buckets are {', '.join(BUCKETS)}")
+    refuse_unsafe_key(bucket, key)  # '%', '..', '\\', control characters (ml_pipeline/object_keys.py)
     parts = key.split("/")
     if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts[:-1]) or parts[-1] in (".", ".."):
         raise ConfigError(f"object key {key!r} in bucket {bucket!r} is not a plain relative path")

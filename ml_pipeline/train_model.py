@@ -14,7 +14,7 @@ The guide's command works from the repository root, and so does ``python -m``::
 * ``--fine_tune false``: fit a new pipeline from ``model_config.yaml``.
 
 Both the current model (baseline) and the candidate are evaluated on the same holdout
-(``--holdout``, default ``holdout.csv`` beside the dataset). ``model.joblib`` and
+(``--holdout``, default ``holdout.csv`` beside the dataset). ``model.skops`` and
 ``metrics.json`` go to ``--output_dir``. Logs go to stderr; the last line on stdout is
 exactly one JSON object. Exit codes: 0 ok, 2 bad input or configuration, 1 unexpected.
 """
@@ -60,14 +60,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python ml_pipeline/train_model.py",
         description="Fine-tune (partial_fit) or train from scratch; evaluate candidate and current "
-        "model on the same holdout; write model.joblib and metrics.json.",
+        "model on the same holdout; write model.skops and metrics.json.",
     )
     p.add_argument("--dataset", required=True, help="training CSV (errors + replay rows)")
     p.add_argument("--config", default=DEFAULT_CONFIG_FILE, help="model_config.yaml (default: %(default)s)")
     p.add_argument("--fine_tune", type=parse_bool, default=True, help="true: fine-tune the current model; false: from scratch")
-    p.add_argument("--model_path", help="current model (.joblib/.pkl); default: the champion of the configured store")
+    p.add_argument("--model_path", help="current model (.skops); default: the champion of the configured store")
     p.add_argument("--model_sha256", help="expected sha256 of --model_path; refused before loading if it differs")
-    p.add_argument("--output_dir", default="./models/retrained", help="where model.joblib and metrics.json go")
+    p.add_argument("--trust-unverified-model", action="store_true",
+                   help="load --model_path without --model_sha256 (only a file you made yourself)")
+    p.add_argument("--output_dir", default="./models/retrained", help="where model.skops and metrics.json go")
     p.add_argument("--learning_rate", type=float, help="constant SGD step size for fine-tuning (default: config, 0.001)")
     p.add_argument("--epochs", type=int, help="passes of partial_fit over the dataset (default: config, 5)")
     p.add_argument("--holdout", help="holdout CSV (default: holdout.csv beside the dataset)")
@@ -129,24 +131,24 @@ def evaluate(model: Any, X: Any, y: Any) -> dict[str, float]:
     return {"accuracy": round(float(accuracy_score(y, pred)), 6), "precision": round(float(p), 6), "recall": round(float(r), 6), "f1_score": round(float(f), 6)}
 
 
-def load_verified_model(path: Path, expected_sha256: str | None) -> Any:
-    """Unpickle ``path`` only after its sha256 matches ``expected_sha256`` (when given)."""
-    import joblib
+def load_verified_model(path: Path, expected_sha256: str | None, *, trust_unverified: bool = False) -> Any:
+    """Load ``path`` (skops, trusted types) only if its sha256 matches ``expected_sha256``.
 
-    from ml_pipeline.errors import IntegrityError
+    Without a checksum the model is refused unless ``trust_unverified`` (--trust-unverified-model).
+    """
+    from ml_pipeline import model_io
 
     if not path.is_file():
         raise ConfigError(f"model file '{path}' not found; pass an existing --model_path")
     if not expected_sha256:
-        log.warning("loading '%s' without a checksum to verify (pass --model_sha256); only load files you trust", path)
-    else:
-        actual = sha256_file(path)
-        if actual != expected_sha256.lower():
-            raise IntegrityError(
-                f"model file '{path}' has sha256 {actual}, expected {expected_sha256}; it was "
-                "changed or damaged after it was recorded: refusing to load it"
+        if not trust_unverified:
+            raise ConfigError(
+                f"--model_path '{path}' given without --model_sha256: refusing to load a model whose "
+                "checksum is not known; pass --model_sha256 HEX (see `python -m ml_pipeline.registry list`), "
+                "or --trust-unverified-model for a file you made yourself"
             )
-    return joblib.load(path)
+        log.warning("loading '%s' without a checksum to verify (--trust-unverified-model)", path)
+    return model_io.load_verified(path, expected_sha256)
 
 
 # --------------------------------------------------------------------------- data
@@ -206,10 +208,10 @@ def _current_model_from_store(config_path: str) -> tuple[Path, str, int]:
 # --------------------------------------------------------------------------- main
 def train(args: argparse.Namespace) -> dict[str, Any]:
     """Do the work of one invocation and return the result object printed on stdout."""
-    import joblib
     import numpy as np
     import sklearn
 
+    from ml_pipeline import model_io
     from ml_pipeline.config import load_model_config
 
     started = time.monotonic()
@@ -240,7 +242,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     if model_path is None and args.fine_tune:
         model_path, sha, current_version = _current_model_from_store(args.config)
     if model_path is not None:
-        current = load_verified_model(model_path, sha)
+        current = load_verified_model(model_path, sha, trust_unverified=args.trust_unverified_model)
         known = known_classes(current) or classes
         if sorted(known) != sorted(classes):
             raise ConfigError(f"current model predicts classes {known}, but model.classes is {classes}; fix the config or the model")
@@ -281,10 +283,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
 
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    model_file = out / "model.joblib"
-    tmp = out / ".model.joblib.tmp"
-    joblib.dump(candidate, tmp)
-    os.replace(tmp, model_file)
+    model_file = out / "model.skops"
+    model_io.dump(candidate, model_file)  # skops, not pickle (ml_pipeline/model_io.py)
     digest = sha256_file(model_file)
     metrics_file = out / "metrics.json"
     metrics_file.write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n", encoding="utf-8")

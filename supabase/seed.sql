@@ -1,7 +1,9 @@
 -- Local development data, loaded by `supabase start` / `supabase db reset` after the
 -- migrations. Never pushed to a hosted project (`supabase db push` ignores seed.sql).
 --
--- Two users without passwords (sign in by creating your own user in Studio), a nightly
+-- Two users without passwords, analyst@ (ml_role viewer) and ops@ (ml_role operator);
+-- sign in by creating your own user in Studio and granting it a role (docs/supabase-setup.md,
+-- "Grant access"). A nightly
 -- run that promoted v1, a skipped nightly run, a manual run that failed, and one pending
 -- "Retrain Now" request.
 
@@ -9,10 +11,10 @@ insert into auth.users (id, instance_id, aud, role, email, raw_app_meta_data, ra
 values
     ('6a1f7c52-2b4e-4c1d-9a57-0d6c1e0b1001', '00000000-0000-0000-0000-000000000000',
      'authenticated', 'authenticated', 'analyst@example.com',
-     '{"provider": "email", "providers": ["email"]}', '{}'),
+     '{"provider": "email", "providers": ["email"], "ml_role": "viewer"}', '{}'),
     ('6a1f7c52-2b4e-4c1d-9a57-0d6c1e0b1002', '00000000-0000-0000-0000-000000000000',
      'authenticated', 'authenticated', 'ops@example.com',
-     '{"provider": "email", "providers": ["email"]}', '{}');
+     '{"provider": "email", "providers": ["email"], "ml_role": "operator"}', '{}');
 
 insert into public.model_retraining_runs (
     id, source, dataset_size, fine_tune_flag, status, metrics, started_at, completed_at,

@@ -7,8 +7,11 @@ filename order, and cheap clones of it (``CREATE DATABASE ... TEMPLATE``) for te
 
 PostgreSQL refuses to run as root: under root (tests and CI run as root) initdb and
 pg_ctl run as the ``postgres`` system user, created if missing, and the data dir belongs
-to it. As a normal user they run as that user. Clients always connect over TCP as the
-cluster superuser ``postgres`` (trust auth: the cluster lives only for the session).
+to it. As a normal user they run as that user. Clients connect over TCP (trust auth: the
+cluster lives only for the session) as the cluster superuser ``supabase_admin``, like
+Supabase's own admin role, except for the migrations: they run as ``postgres``, a
+NON-superuser like on a hosted project, so a migration that needs more (e.g. owning
+``storage.objects``) fails here as it would there.
 
 The fixtures that expose this live in tests/conftest.py.
 """
@@ -44,7 +47,8 @@ STANDIN_SQL = REPO_ROOT / "tests" / "db" / "supabase_standin.sql"
 
 PG_MAJOR = 15
 DEFAULT_BINDIR = Path(f"/usr/lib/postgresql/{PG_MAJOR}/bin")
-SUPERUSER = "postgres"
+SUPERUSER = "supabase_admin"
+MIGRATION_ROLE = "postgres"  # created by the stand-in; not a superuser
 SERVICE_USER = "postgres"  # OS user that runs the server when the tests run as root
 INSTALL_HINT = "install Debian's postgresql: apt-get install -y postgresql"
 
@@ -248,9 +252,9 @@ class PgCluster:
 
     # databases -----------------------------------------------------------------------
 
-    def dsn(self, dbname: str = "postgres") -> str:
-        """libpq URI for dbname, as the superuser."""
-        return f"postgresql://{SUPERUSER}@{self.host}:{self.port}/{dbname}"
+    def dsn(self, dbname: str = "postgres", user: str = SUPERUSER) -> str:
+        """libpq URI for dbname, as user (default the superuser)."""
+        return f"postgresql://{user}@{self.host}:{self.port}/{dbname}"
 
     def admin(self, dbname: str = "postgres") -> psycopg.Connection[Any]:
         """An autocommit superuser connection to dbname."""
@@ -284,11 +288,12 @@ class PgCluster:
     def build_template(self, name: str, files: list[Path] | None = None) -> str:
         """Create database name with the stand-in and all migrations, mark it a template.
 
-        files defaults to the stand-in followed by migration_files(). Returns name.
+        files defaults to the stand-in (applied as the superuser) followed by
+        migration_files() (applied as the non-superuser ``postgres``). Returns name.
         """
         db = self.create_database(name)
         for path in files if files is not None else [STANDIN_SQL, *migration_files()]:
-            db.apply_sql_file(path)
+            db.apply_sql_file(path, user=SUPERUSER if path == STANDIN_SQL else MIGRATION_ROLE)
         with self.admin() as conn:
             conn.execute(
                 sql.SQL("alter database {} with is_template true").format(sql.Identifier(name))
@@ -307,13 +312,15 @@ class PgDatabase:
     def __repr__(self) -> str:
         return f"PgDatabase({self.dsn!r})"
 
-    def apply_sql_file(self, path: Path) -> None:
-        """Run a SQL script in one transaction, as migration tools do.
+    def apply_sql_file(self, path: Path, user: str = MIGRATION_ROLE) -> None:
+        """Run a SQL script in one transaction as user, as migration tools do.
 
-        Raises PgClusterError naming the file and line of the first error.
+        user defaults to the non-superuser ``postgres`` that `supabase db push` uses; the
+        stand-in itself must be applied as SUPERUSER. Raises PgClusterError naming the
+        file and line of the first error.
         """
         text = path.read_text()
-        with psycopg.connect(self.dsn) as conn:
+        with psycopg.connect(self.cluster.dsn(self.name, user)) as conn:
             try:
                 with conn.transaction():
                     conn.execute(text.encode())

@@ -11,6 +11,7 @@ Lint (actionlint, zizmor) is scripts/lint-workflows.sh, not these tests.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -55,13 +56,15 @@ def load_workflow(path: Path) -> dict[str, Any]:
     return data
 
 
-def evaluate(expression: str, *, event_name: str, schedule: str = "", workflow: str = "W") -> Any:
+def evaluate(expression: str, *, event_name: str, schedule: str = "", workflow: str = "W", pickup: bool | None = None) -> Any:
     """Evaluates the small subset of GitHub expressions used in these workflows
-    (==, !=, &&, ||, parentheses, quoted strings, github.event_name/schedule/workflow)."""
-    names = {
+    (==, !=, &&, ||, parentheses, quoted strings, github.event_name/schedule/workflow,
+    inputs.pickup: null unless the event is workflow_dispatch)."""
+    names: dict[str, Any] = {
         "github.event.schedule": schedule,
         "github.event_name": event_name,
         "github.workflow": workflow,
+        "inputs.pickup": pickup,
     }
     python = expression
     for name, value in names.items():
@@ -72,7 +75,7 @@ def evaluate(expression: str, *, event_name: str, schedule: str = "", workflow: 
     return eval(python, {"__builtins__": {}}, {})  # noqa: S307 - test-only, no names available
 
 
-def render(template: str, **event: str) -> str:
+def render(template: str, **event: Any) -> str:
     """Substitutes every ${{ ... }} of a string with its evaluation."""
     return re.sub(r"\$\{\{(.*?)\}\}", lambda m: str(evaluate(m.group(1), **event)), template, flags=re.S)
 
@@ -143,7 +146,8 @@ def test_pickup_schedule_runs_at_least_every_15_minutes(auto: dict[str, Any]) ->
 
 def test_manual_dispatch_inputs(auto: dict[str, Any]) -> None:
     inputs = auto["on"]["workflow_dispatch"]["inputs"]
-    assert set(inputs) == {"lookback_days", "source", "request_id", "dry_run"}
+    assert set(inputs) == {"lookback_days", "source", "request_id", "dry_run", "pickup"}
+    assert inputs["pickup"]["type"] == "boolean" and inputs["pickup"]["default"] is False
     assert inputs["source"]["type"] == "choice"
     assert inputs["source"]["options"] == ["auto_daily", "manual", "decay_triggered"]
     assert inputs["dry_run"]["type"] == "boolean"
@@ -164,13 +168,14 @@ def test_nightly_cron_string_is_the_same_everywhere() -> None:
 # --- concurrency -------------------------------------------------------------------
 
 
-PICKUP_EVENTS = [
+PICKUP_EVENTS: list[dict[str, Any]] = [
     {"event_name": "schedule", "schedule": "3,13,23,33,43,53 * * * *"},
     {"event_name": "repository_dispatch"},
+    {"event_name": "workflow_dispatch", "pickup": True},  # the instant trigger (Actions: write token)
 ]
-NIGHTLY_EVENTS = [
+NIGHTLY_EVENTS: list[dict[str, Any]] = [
     {"event_name": "schedule", "schedule": NIGHTLY_CRON},
-    {"event_name": "workflow_dispatch"},
+    {"event_name": "workflow_dispatch", "pickup": False},
 ]
 
 
@@ -180,7 +185,8 @@ def test_concurrency_separates_nightly_from_pickup_and_never_cancels(auto: dict[
     group = concurrency["group"]
     pickup_schedule = next(e["cron"] for e in auto["on"]["schedule"] if e["cron"] != NIGHTLY_CRON)
     pickups = {render(group, event_name="schedule", schedule=pickup_schedule),
-               render(group, event_name="repository_dispatch")}
+               render(group, event_name="repository_dispatch"),
+               render(group, event_name="workflow_dispatch", pickup=True)}
     nightlies = {render(group, **event) for event in NIGHTLY_EVENTS}
     assert len(pickups) == 1 and len(nightlies) == 1, (pickups, nightlies)
     assert pickups.isdisjoint(nightlies), "a pickup must never replace a pending nightly run"
@@ -281,9 +287,9 @@ def test_secrets_reach_only_the_steps_that_need_them(auto: dict[str, Any], ci: d
 def test_pending_check_gates_the_job(auto: dict[str, Any]) -> None:
     pending = auto["jobs"]["pending"]
     for event in PICKUP_EVENTS:
-        assert evaluate(pending["if"], **event) is True, event
+        assert evaluate(pending["if"], **event), event
     for event in NIGHTLY_EVENTS:
-        assert evaluate(pending["if"], **event) is False, event
+        assert not evaluate(pending["if"], **event), event
     assert pending["outputs"]["pending"] == "${{ steps.check.outputs.pending }}"
     check = next(step for step in pending["steps"] if step.get("id") == "check")
     assert check["run"].strip() == ".github/scripts/check-pending-requests.sh"
@@ -300,9 +306,9 @@ def test_pending_check_gates_the_job(auto: dict[str, Any]) -> None:
 def test_python_setup_caches_pip_on_requirements(auto: dict[str, Any], ci: dict[str, Any]) -> None:
     setup = step_using(auto["jobs"]["reinforce"], "actions/setup-python")
     assert setup["with"]["cache"] == "pip"
-    assert setup["with"]["cache-dependency-path"] == "requirements.txt"
+    assert setup["with"]["cache-dependency-path"] == "requirements-lock.txt"
     install = [step["run"] for step in auto["jobs"]["reinforce"]["steps"] if "pip install" in step.get("run", "")]
-    assert install == ["python -m pip install -r requirements.txt"]
+    assert install == ["python -m pip install --require-hashes --no-deps -r requirements-lock.txt"]
     ci_setup = step_using(ci["jobs"]["test"], "actions/setup-python")
     assert "requirements.txt" in ci_setup["with"]["cache-dependency-path"]
 
@@ -356,8 +362,46 @@ def test_actions_are_pinned_to_a_commit_of_a_current_major() -> None:
 
 def test_dependabot_keeps_the_pins_current() -> None:
     config = yaml.safe_load((GITHUB_DIR / "dependabot.yml").read_text(encoding="utf-8"))
-    ecosystems = {update["package-ecosystem"] for update in config["updates"]}
-    assert "github-actions" in ecosystems
+    where = {
+        update["package-ecosystem"]: sorted(update.get("directories") or [update["directory"]])
+        for update in config["updates"]
+    }
+    assert where == {"github-actions": ["/"], "pip": ["/"], "npm": ["/tools", "/web"]}
+    for directory in where["npm"]:
+        assert (ROOT / directory.strip("/") / "package-lock.json").is_file(), directory
+    for update in config["updates"]:
+        assert update["cooldown"]["default-days"] >= 7, update["package-ecosystem"]
+
+
+LOCK = ROOT / "requirements-lock.txt"
+
+
+def _requirement_names(text: str) -> set[str]:
+    names = set()
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line and not line.startswith(("-", " ")):
+            names.add(re.split(r"[<>=!~\[; ]", line, maxsplit=1)[0].lower().replace("_", "-"))
+    return names
+
+
+def test_the_job_installs_a_hashed_lock_of_requirements_txt() -> None:
+    """Every requirement is pinned with a hash; a requirement added to requirements.txt
+    without re-running scripts/lock-requirements.sh fails here."""
+    text = LOCK.read_text(encoding="utf-8")
+    pinned = re.findall(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+) \\\n((?:    --hash=sha256:[0-9a-f]{64}(?: \\)?\n)+)", text, flags=re.M)
+    entries = [line for line in text.splitlines() if re.match(r"^[A-Za-z0-9]", line)]
+    assert len(pinned) == len(entries) > 10, "every entry is name==version followed by its hashes"
+    locked = {name.lower().replace("_", "-") for name, _, _ in pinned}
+    missing = _requirement_names((ROOT / "requirements.txt").read_text(encoding="utf-8")) - locked
+    assert not missing, f"requirements-lock.txt lacks {sorted(missing)}: run scripts/lock-requirements.sh"
+    assert os.access(ROOT / "scripts" / "lock-requirements.sh", os.X_OK)
+
+
+def test_jobs_with_the_service_key_run_in_the_production_environment(auto: dict[str, Any]) -> None:
+    for job_id, job in auto["jobs"].items():
+        uses_secrets = "secrets." in json.dumps(job)
+        assert (job.get("environment") == "production") == uses_secrets, job_id
 
 
 # --- ci.yml -------------------------------------------------------------------------

@@ -73,12 +73,11 @@ def _gz(frame):
 @pytest.fixture
 def seeded(store, settings, sample_log, base_model, tmp_path):
     """A store holding the sample log and the base model as champion v1."""
-    import joblib
-
+    from ml_pipeline import model_io
     from ml_pipeline.registry import Registry
 
     put_log(store, sample_log)
-    path = tmp_path / "base.joblib"
-    joblib.dump(base_model, path)
+    path = tmp_path / "base.skops"
+    model_io.dump(base_model, path)
     Registry(store, settings.home / "cache").register(path, list(settings.model.model.classes))
     return store

@@ -75,10 +75,10 @@ class FakeTrainer:
 
 @pytest.fixture(scope="session")
 def base_model_file(base_model, tmp_path_factory):
-    import joblib
+    from ml_pipeline import model_io
 
-    path = tmp_path_factory.mktemp("model") / "base.joblib"
-    joblib.dump(base_model, path)
+    path = tmp_path_factory.mktemp("model") / "base.skops"
+    model_io.dump(base_model, path)
     return path
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import joblib
 import pytest
 
+from ml_pipeline import model_io
 from ml_pipeline.config import load_model_config
 from ml_pipeline.errors import ConfigError, IntegrityError
 from ml_pipeline.registry import Registry, decide_promotion, main
@@ -62,9 +62,9 @@ def test_tampered_cache_is_replaced_by_verified_download(seeded, settings):
 
 def test_register_refuses_wrong_classes_and_non_models(store, settings, tmp_path):
     reg = Registry(store, settings.home / "cache")
-    joblib.dump({"not": "a model"}, tmp_path / "x.joblib")
+    model_io.dump({"not": "a model"}, tmp_path / "x.skops")
     with pytest.raises(ConfigError, match="has no predict"):
-        reg.register(tmp_path / "x.joblib", ["a", "b"])
+        reg.register(tmp_path / "x.skops", ["a", "b"])
     with pytest.raises(ConfigError, match="not found"):
         reg.register(tmp_path / "missing.joblib", ["a", "b"])
 
@@ -73,9 +73,9 @@ def test_register_a_model_without_partial_fit_says_so(store, settings, tmp_path,
     from sklearn.ensemble import RandomForestClassifier
 
     rf = RandomForestClassifier(n_estimators=2, random_state=0).fit([[0] * 10, [1] * 10, [2] * 10], ["home_win", "draw", "away_win"])
-    joblib.dump(rf, tmp_path / "rf.joblib")
+    model_io.dump(rf, tmp_path / "rf.skops")
     monkeypatch.setenv("ML_PIPELINE_HOME", str(settings.home))
-    assert main(["--backend", "local", "--config", str(CONFIG), "register", str(tmp_path / "rf.joblib")]) == 0
+    assert main(["--backend", "local", "--config", str(CONFIG), "register", str(tmp_path / "rf.skops")]) == 0
     out = capsys.readouterr().out
     assert "as v1 (champion)" in out and "cannot be fine-tuned incrementally" in out
     assert main(["--backend", "local", "--config", str(CONFIG), "list"]) == 0

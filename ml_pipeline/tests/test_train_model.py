@@ -7,10 +7,10 @@ import os
 import subprocess
 import sys
 
-import joblib
 import numpy as np
 import pytest
 
+from ml_pipeline import model_io
 from ml_pipeline.data_loader import collect_retraining_data
 from ml_pipeline.registry import sha256_file
 from ml_pipeline.train_model import main
@@ -28,8 +28,8 @@ def datasets(store, settings, sample_log, tmp_path):
 
 @pytest.fixture
 def model_file(base_model, tmp_path):
-    path = tmp_path / "current.joblib"
-    joblib.dump(base_model, path)
+    path = tmp_path / "current.skops"
+    model_io.dump(base_model, path)
     return path
 
 
@@ -40,12 +40,12 @@ def run(args, capsys):
 
 
 def coefs(out_dir):
-    return joblib.load(out_dir / "model.joblib").steps[-1][1].coef_.copy()
+    return model_io.load_verified(out_dir / "model.skops", None).steps[-1][1].coef_.copy()
 
 
 def fine_tune_args(datasets, model_file, out, epochs, lr):
     return ["--dataset", datasets.dataset_path, "--config", CONFIG, "--fine_tune", "true", "--model_path", model_file,
-            "--output_dir", out, "--epochs", epochs, "--learning_rate", lr]
+            "--model_sha256", sha256_file(model_file), "--output_dir", out, "--epochs", epochs, "--learning_rate", lr]
 
 
 def test_epochs_and_learning_rate_change_the_coefficients(datasets, model_file, base_model, tmp_path, capsys):
@@ -67,7 +67,7 @@ def test_epochs_and_learning_rate_change_the_coefficients(datasets, model_file, 
 def test_preprocessing_is_kept_when_fine_tuning(datasets, model_file, base_model, tmp_path, capsys):
     out = tmp_path / "o"
     run(fine_tune_args(datasets, model_file, out, 5, 0.001), capsys)
-    tuned = joblib.load(out / "model.joblib")
+    tuned = model_io.load_verified(out / "model.skops", None)
     np.testing.assert_array_equal(tuned.steps[0][1].mean_, base_model.steps[0][1].mean_)
 
 
@@ -80,7 +80,7 @@ def test_outputs_metrics_for_candidate_and_baseline_on_the_same_holdout(datasets
     for key in ("accuracy", "precision", "recall", "f1_score"):
         assert 0 <= m[key] <= 1 and 0 <= m["baseline"][key] <= 1
     assert m["holdout_size"] == datasets.holdout_size and m["evaluated_on"] == "holdout"
-    assert result["sha256"] == sha256_file(out / "model.joblib")
+    assert result["sha256"] == sha256_file(out / "model.skops")
     assert len(lines) == 1  # stdout holds exactly the JSON line; logs went to stderr
 
 
@@ -97,9 +97,10 @@ def test_model_without_partial_fit_is_trained_from_scratch_saying_so(datasets, t
     train = pd.read_csv(datasets.dataset_path)
     feats = [c for c in train.columns if c.startswith(("home_", "away_", "elo_", "rest_"))]
     rf = RandomForestClassifier(n_estimators=5, random_state=0).fit(train[feats].to_numpy(), train["actual_label"])
-    path = tmp_path / "rf.joblib"
-    joblib.dump(rf, path)
-    code, result, _ = run(["--dataset", datasets.dataset_path, "--config", CONFIG, "--model_path", path, "--output_dir", tmp_path / "o"], capsys)
+    path = tmp_path / "rf.skops"
+    model_io.dump(rf, path)
+    code, result, _ = run(["--dataset", datasets.dataset_path, "--config", CONFIG, "--model_path", path, "--trust-unverified-model",
+                           "--output_dir", tmp_path / "o"], capsys)
     assert code == 0 and result["fine_tuned"] is False
     assert "cannot be fine-tuned incrementally" in result["note"]
     assert result["metrics"]["baseline"] is not None
@@ -129,7 +130,8 @@ def test_guide_command_works_as_a_script_from_the_repository_root(datasets, mode
     """PITFALL: the trainer was started as a script and died on relative imports."""
     out = tmp_path / "script-out"
     cmd = [sys.executable, "ml_pipeline/train_model.py", "--dataset", str(datasets.dataset_path), "--config", "model_config.yaml",
-           "--fine_tune", "true", "--epochs", "5", "--learning_rate", "0.001", "--model_path", str(model_file), "--output_dir", str(out)]
+           "--fine_tune", "true", "--epochs", "5", "--learning_rate", "0.001", "--model_path", str(model_file),
+           "--model_sha256", sha256_file(model_file), "--output_dir", str(out)]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -152,3 +154,24 @@ def test_fine_tune_without_any_model_exits_2(datasets, settings, tmp_path, monke
     monkeypatch.setenv("ML_PIPELINE_BACKEND", "local")
     code, result, _ = run(["--dataset", datasets.dataset_path, "--config", CONFIG, "--output_dir", tmp_path / "o"], capsys)
     assert code == 2 and "no current model to fine-tune" in result["error"]
+
+
+def test_model_path_without_checksum_is_refused_unless_trusted(datasets, model_file, tmp_path, capsys):
+    args = ["--dataset", datasets.dataset_path, "--config", CONFIG, "--fine_tune", "true", "--model_path", model_file,
+            "--epochs", 1, "--learning_rate", 0.001]
+    code, result, _ = run([*args, "--output_dir", tmp_path / "o1"], capsys)
+    assert code == 2 and "without --model_sha256: refusing to load" in result["error"]
+    assert not (tmp_path / "o1" / "model.skops").exists()
+    code, result, _ = run([*args, "--trust-unverified-model", "--output_dir", tmp_path / "o2"], capsys)
+    assert code == 0 and result["fine_tuned"] is True
+
+
+def test_a_joblib_model_is_refused_with_the_conversion_command(datasets, base_model, tmp_path, capsys):
+    import joblib
+
+    path = tmp_path / "old.joblib"
+    joblib.dump(base_model, path)
+    code, result, _ = run(["--dataset", datasets.dataset_path, "--config", CONFIG, "--model_path", path,
+                           "--model_sha256", sha256_file(path), "--output_dir", tmp_path / "o"], capsys)
+    assert code == 2 and "is a joblib/pickle file" in result["error"]
+    assert "python -m ml_pipeline.model_io convert" in result["error"]

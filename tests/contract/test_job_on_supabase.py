@@ -40,8 +40,7 @@ def supabase(pg_db):
 
 
 def test_request_then_nightly_run_complete_and_a_second_nightly_is_a_no_op(supabase, tmp_path):
-    import joblib
-
+    from ml_pipeline import model_io
     from ml_pipeline.auto_reinforcement import Job
     from ml_pipeline.config import load_settings
     from ml_pipeline.registry import Registry
@@ -51,8 +50,8 @@ def test_request_then_nightly_run_complete_and_a_second_nightly_is_a_no_op(supab
     settings = load_settings({"home": str(tmp_path / "home"), "config_path": str(REPO / "model_config.yaml"), "backend": "local"}, env={})
     model = base_model()
     store.put_object("evaluation-logs", "evaluation_log.csv", evaluation_log(model, date(2026, 11, 20), days=20, per_day=300).to_csv(index=False).encode())
-    joblib.dump(model, tmp_path / "base.joblib")
-    Registry(store, tmp_path / "cache").register(tmp_path / "base.joblib", list(settings.model.model.classes))
+    model_io.dump(model, tmp_path / "base.skops")
+    Registry(store, tmp_path / "cache").register(tmp_path / "base.skops", list(settings.model.model.classes))
     emulator.admin.execute("insert into auth.users (id) values (%s)", (USER,))
     request = store.create_request(USER, "drift after the cup final", "high")
 

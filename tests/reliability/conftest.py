@@ -69,8 +69,7 @@ def write_config(directory: Path, **sections: dict[str, Any]) -> Path:
 @pytest.fixture(scope="session")
 def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A local store home with a small sample log (8 days x 120 rows) and the base model as v1."""
-    import joblib
-
+    from ml_pipeline import model_io
     from ml_pipeline.config import load_settings
     from ml_pipeline.local_store import LocalStore
     from ml_pipeline.registry import Registry
@@ -83,8 +82,8 @@ def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     store = LocalStore(home)
     model = base_model()
     store.put_object(BUCKET_EVALUATION_LOGS, "evaluation_log.csv", evaluation_log(model, END_DAY, days=8, per_day=120).to_csv(index=False).encode())
-    joblib.dump(model, root / "base.joblib")
-    Registry(store, home / "cache").register(root / "base.joblib", list(settings.model.model.classes))
+    model_io.dump(model, root / "base.skops")
+    Registry(store, home / "cache").register(root / "base.skops", list(settings.model.model.classes))
     store.close()
     return home
 

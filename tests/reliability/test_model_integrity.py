@@ -2,7 +2,7 @@
 
 100 random single-byte mutations of the champion's file in the ``models`` bucket, a
 truncated file and a version without a checksum: ``Registry.load`` raises
-``IntegrityError`` every time and ``joblib.load`` is never reached. The trainer's own check
+``IntegrityError`` every time and the model loader (``skops.io.loads``) is never reached. The trainer's own check
 (``--model_sha256``) refuses the same bytes. End to end, a run on a damaged champion fails
 with the checksum in its message, promotes nothing and is not retried.
 """
@@ -25,17 +25,18 @@ MUTATIONS = 100
 
 @pytest.fixture
 def unpickles(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every joblib.load call, recorded; the real one still runs (for the positive checks)."""
-    import joblib
+    """Every skops.io.loads call (models are skops files, ml_pipeline/model_io.py), recorded;
+    the real one still runs (for the positive checks)."""
+    import skops.io
 
     calls: list[str] = []
-    real = joblib.load
+    real = skops.io.loads
 
-    def load(path: Any, *a: Any, **k: Any) -> Any:
-        calls.append(str(path))
-        return real(path, *a, **k)
+    def load(data: Any, *a: Any, **k: Any) -> Any:
+        calls.append(f"{len(data)} bytes")
+        return real(data, *a, **k)
 
-    monkeypatch.setattr(joblib, "load", load)
+    monkeypatch.setattr(skops.io, "loads", load)
     return calls
 
 
@@ -87,7 +88,7 @@ def test_mutated_truncated_and_unchecked_models_are_refused(seeded_home: Path, t
         store.close()
     figures.add("8 model integrity", f"{MUTATIONS} single-byte mutations + truncated + missing checksum (x2)",
                 f"{refused + 1 + 2}/{MUTATIONS + 3} refused by the registry and {trainer_refused + 1}/{MUTATIONS + 1} by the trainer "
-                "before unpickling (0 joblib.load calls); champion unchanged; a damaged cache copy is re-fetched")
+                "before loading (0 skops.io.loads calls); champion unchanged; a damaged cache copy is re-fetched")
 
 
 def test_a_run_on_a_damaged_champion_fails_and_promotes_nothing(seeded_home: Path, tmp_path: Path, unpickles: list[str]) -> None:
