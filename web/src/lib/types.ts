@@ -27,6 +27,8 @@ export interface RunMetrics extends MetricSet {
   model_version?: number | null;
   alerts?: { code: string; message: string }[] | null;
   training_seconds?: number | null;
+  /** The promotion gate the runner evaluated (recorded since issue 12; older runs lack it). */
+  gate?: { primary_metric?: string; min_delta?: number; guard_metrics?: Record<string, number> } | null;
 }
 
 export interface RetrainingRun {
