@@ -18,7 +18,7 @@ export function formatRelative(iso: string | null | undefined, now: number): str
   const diff = now - t;
   const s = Math.round(Math.abs(diff) / 1000);
   let text: string;
-  if (s < 45) return diff >= 0 ? 'just now' : 'in a moment';
+  if (s < 45) return 'just now';
   if (s < 90 * 60) text = `${Math.max(1, Math.round(s / 60))} min`;
   else if (s < 36 * 3600) text = `${Math.round(s / 3600)} h`;
   else text = `${Math.round(s / 86400)} d`;

@@ -72,8 +72,8 @@ export function stalenessWarnings(input: {
       runId: r.id,
       title: `A ${r.status} run has no sign of life`,
       message:
-        `The ${sourceLabel(r.source).toLowerCase()} run created ${formatDateTime(r.created_at)} is still "${r.status}", but its last heartbeat was ` +
-        `${formatDuration(now - t)} ago (${formatDateTime(alive)}), past the ${formatDuration(leaseSeconds * 1000)} lease. Its runner was probably lost; ` +
+        `The ${sourceLabel(r.source).toLowerCase()} run created ${formatDateTime(r.created_at)} is still "${r.status}", but its last ` +
+        `${r.heartbeat_at ? 'heartbeat' : 'sign of life'} was ${formatRelative(alive, now)} (${formatDateTime(alive)}), past the ${formatDuration(leaseSeconds * 1000)} lease. Its runner was probably lost; ` +
         'the next run marks it failed and re-queues its request.',
     });
   }
