@@ -1,11 +1,24 @@
-import { useId, useState } from 'react';
+import { useEffect, useId, useState } from 'react';
 import type { MetricSet, RetrainingRun } from '../lib/types';
 import { formatDateTime, formatPercent, METRIC_ROWS } from '../lib/format';
 import { recordedGate } from '../lib/alerts';
 
-const W = 960;
-const H = 220;
-const PAD = { top: 14, right: 16, bottom: 40, left: 52 };
+/** Drawing sizes: the SVG scales to its box, so a phone gets a narrower drawing (legible text). */
+const WIDE = { W: 960, H: 220, PAD: { top: 14, right: 16, bottom: 40, left: 52 }, maxTicks: 6 };
+const NARROW = { W: 420, H: 230, PAD: { top: 14, right: 12, bottom: 40, left: 50 }, maxTicks: 3 };
+
+function useNarrow(): boolean {
+  const query = '(max-width: 640px)';
+  const [narrow, setNarrow] = useState(() => typeof window !== 'undefined' && !!window.matchMedia?.(query).matches);
+  useEffect(() => {
+    const mq = window.matchMedia?.(query);
+    if (!mq) return;
+    const on = () => setNarrow(mq.matches);
+    mq.addEventListener('change', on);
+    return () => mq.removeEventListener('change', on);
+  }, []);
+  return narrow;
+}
 
 type Metric = keyof MetricSet;
 
@@ -66,6 +79,7 @@ const day = (t: number) => new Date(t).toLocaleDateString(undefined, { month: 's
 export function AccuracyChart({ runs }: { runs: RetrainingRun[] }) {
   const primary = primaryMetric(runs);
   const [metric, setMetric] = useState<Metric>(primary);
+  const { W, H, PAD, maxTicks } = useNarrow() ? NARROW : WIDE;
   const selectId = useId();
   const pts = chartPoints(runs, metric);
   const marks = chartMarks(runs);
@@ -113,7 +127,7 @@ export function AccuracyChart({ runs }: { runs: RetrainingRun[] }) {
   const ticks = [lo, (lo + hi) / 2, hi];
   const dayMs = 86_400_000;
   const days = Math.max(1, Math.round((t1 - t0) / dayMs));
-  const step = Math.max(1, Math.ceil(days / 6));
+  const step = Math.max(1, Math.ceil(days / maxTicks));
   const timeTicks: number[] = [];
   for (let t = Math.ceil(t0 / dayMs) * dayMs; t <= t1; t += step * dayMs) timeTicks.push(t);
   const first = pts[0]!;

@@ -6,7 +6,7 @@ export function StatusWarnings({ warnings }: { warnings: StaleWarning[] }) {
   return (
     <div className="alert-banner alert-banner--warning stale-warnings" role="alert" aria-labelledby="stale-title">
       <h3 id="stale-title">
-        <span aria-hidden="true">⏰ </span>
+        <span aria-hidden="true">⚠ </span>
         {warnings.length === 1 ? 'Check the runner' : `Check the runner (${warnings.length} warnings)`}
       </h3>
       <ul>
