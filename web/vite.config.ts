@@ -19,6 +19,8 @@ export default defineConfig({
     environment: 'jsdom',
     globals: true,
     setupFiles: ['./src/test/setup.ts'],
+    // Times are shown in the browser's zone: the tests pin it.
+    env: { TZ: 'UTC' },
     include: ['src/**/*.test.{ts,tsx}'],
     // The machine has 2 cores shared with others: keep the pool small.
     maxWorkers: 2,

@@ -36,11 +36,21 @@ async function withApp(scenario, opts, body) {
   }
 }
 
-async function shot(page, name, { fullPage = false } = {}) {
+/**
+ * A deterministic screenshot: refresh so the page says "Updated just now", freeze the page
+ * clock (no ticking text), no focus ring, no hover.
+ */
+async function shot(page, name, { fullPage = false, scrollTo = null } = {}) {
   mkdirSync(SHOTS, { recursive: true });
+  const refresh = page.getByRole('button', { name: 'Refresh now' });
+  await refresh.click();
+  await page.getByTestId('updated-ago').filter({ hasText: 'Updated just now' }).waitFor();
+  await page.clock.pauseAt((await page.evaluate(() => Date.now())) + 1);
+  await page.evaluate((sel) => (sel ? document.querySelector(sel).scrollIntoView({ block: 'start' }) : window.scrollTo(0, 0)), scrollTo);
   await page.mouse.move(0, 0);
   await page.evaluate(() => document.activeElement instanceof HTMLElement && document.activeElement.blur());
   await page.screenshot({ path: join(SHOTS, name), fullPage });
+  await page.clock.resume();
 }
 
 const row = (page, id) => page.locator(`table.history tr[data-run-id="${id}"]`);
@@ -73,9 +83,7 @@ describe('issue 12: Monitoring page (headless Chromium)', () => {
         }
         if (screenshots) {
           if (phone) {
-            await page.locator('.history-card').scrollIntoViewIfNeeded();
-            await page.evaluate(() => document.querySelector('.history-card').scrollIntoView({ block: 'start' }));
-            await shot(page, `healthy-${size}.png`);
+            await shot(page, `healthy-${size}.png`, { scrollTo: '.history-card' });
           } else {
             await shot(page, `healthy-${size}.png`, { fullPage: true });
           }
@@ -97,8 +105,7 @@ describe('issue 12: Monitoring page (headless Chromium)', () => {
         assert.ok(b.x >= 0 && b.x + b.width <= viewport.width, `Cancel button at x ${b.x}..${b.x + b.width} on a ${viewport.width} px screen`);
         log(await checkFitsAndAccessible(page, `${size} pending request`));
         if (screenshots) {
-          await page.evaluate(() => document.querySelector('.retrain').scrollIntoView({ block: 'start' }));
-          await shot(page, `pending-request-${size}.png`);
+          await shot(page, `pending-request-${size}.png`, { scrollTo: phone ? '.retrain' : null });
         }
       });
 
