@@ -40,7 +40,8 @@ export function LatestRunCard({ run, champion, now }: { run: RetrainingRun; cham
         <div>
           <dt>Duration</dt>
           <dd>
-            {formatDuration(duration)}
+            {/* A running run's duration in whole minutes: it does not tick every second. */}
+            {run.status === 'running' && duration != null && duration >= 60_000 ? formatDuration(Math.floor(duration / 60_000) * 60_000) : formatDuration(duration)}
             {run.status === 'running' && duration != null ? ' so far' : ''}
           </dd>
         </div>
