@@ -557,10 +557,13 @@ class Job:
         else:
             self.registry.reject(mv.version)
             log.info("rejected v%d: %s; v%s stays in service", mv.version, decision.reason, champion.version if champion else "-")
+        gate = self.settings.model.promotion
         metrics.update({
             "promoted": decision.promote, "promotion_reason": decision.reason, "model_version": mv.version,
             "champion_version": mv.version if decision.promote else (champion.version if champion else None),
             "error_count": data.error_count, "replay_size": data.replay_size, "error_counts": data.errors_by_class, "data": summary,
+            # The gate this run was judged by: alerts.py and the page judge "worse" with the same rule.
+            "gate": {"primary_metric": gate.primary_metric, "min_delta": gate.min_delta, "guard_metrics": dict(gate.guard_metrics)},
         })
         return {"status": "completed", "dataset_size": data.error_count, "metrics": metrics, "model_version": mv.version,
                 "fine_tune_flag": bool(result["fine_tuned"]), "source": source}

@@ -7,6 +7,8 @@
 # Usage: bash scripts/test-web.sh        Exits non-zero on any failure.
 # Env:   CHROMIUM_PATH (default /usr/bin/chromium)
 #        E2E_SCREENSHOT (default docs/screenshot.png; the image is deterministic)
+#        E2E_SCREENSHOTS_DIR (default docs/screenshots: healthy / alert / pending-request at
+#        1280x800 and 390x844, deterministic)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -56,6 +58,8 @@ step "build for e2e (VITE_SUPABASE_URL=http://127.0.0.1:54321, intercepted by th
 env -u VITE_SUPABASE_URL -u VITE_SUPABASE_ANON_KEY npm run build:e2e
 
 step "end-to-end tests (headless Chromium: $("$chromium" --version 2>/dev/null | head -1))"
+# bundle.test.mjs checks dist/ and dist-e2e/ (no source maps, no Realtime client); the other
+# files drive the built app at 360, 390, 430 and 1280 px with axe-core.
 CHROMIUM_PATH="$chromium" npm run e2e
 
 step "done"

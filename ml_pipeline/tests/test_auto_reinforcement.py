@@ -115,6 +115,8 @@ def test_nightly_run_completes_with_metrics_gate_log_and_version(mem, settings):
     m = run.metrics
     assert {k: m[k] for k in GOOD} == GOOD and m["baseline"] == BASELINE
     assert m["promoted"] is True and "f1_score 0.6000 >= baseline 0.5000" in m["promotion_reason"]
+    promotion = settings.model.promotion  # recorded so alerts.py and the page judge "worse" by the gate that ran
+    assert m["gate"] == {"primary_metric": promotion.primary_metric, "min_delta": promotion.min_delta, "guard_metrics": dict(promotion.guard_metrics)}
     assert run.dataset_size == m["error_count"] >= 10
     assert run.log_url == f"training-logs/{run.id}.log"
     log_text = mem.get_object(BUCKET_TRAINING_LOGS, f"{run.id}.log").decode()

@@ -8,102 +8,28 @@
 // Run: npm run build:e2e && npm run e2e    (scripts/test-web.sh does both)
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-import { startStaticServer } from './static-server.mjs';
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { createFakeSupabase } from '../test-support/fake-supabase.mjs';
 import { USER, buildModelVersions, buildRuns, logObjects, makeRun } from '../test-support/fixtures.mjs';
+import { FAKE_ORIGIN, REPO, T0, openApp as open, signIn as signInAs, startHarness } from './harness.mjs';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const DIST = resolve(HERE, '..', 'dist-e2e');
 // The screenshot is deterministic (fixed page clock, fixed data), so re-running does not churn it.
-const SCREENSHOT = process.env.E2E_SCREENSHOT ? resolve(process.env.E2E_SCREENSHOT) : resolve(HERE, '..', '..', 'docs', 'screenshot.png');
-const FAKE_ORIGIN = 'http://127.0.0.1:54321';
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-// Page clock starts here (08:00 UTC, six hours after the nightly 02:00 run).
-const T0 = Date.parse('2026-11-20T08:00:00.000Z');
+const SCREENSHOT = process.env.E2E_SCREENSHOT ? resolve(process.env.E2E_SCREENSHOT) : resolve(REPO, 'docs', 'screenshot.png');
 
-let server;
-let browser;
-
+let h;
 before(async () => {
-  assert.ok(existsSync(join(DIST, 'index.html')), `${DIST} is missing: run "npm run build:e2e" first`);
-  const bundle = readdirSync(join(DIST, 'assets'))
-    .filter((f) => f.endsWith('.js'))
-    .map((f) => readFileSync(join(DIST, 'assets', f), 'utf8'))
-    .join('\n');
-  assert.ok(bundle.includes(FAKE_ORIGIN), `dist-e2e was not built against ${FAKE_ORIGIN} (is VITE_SUPABASE_URL set in the environment?)`);
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} not found: apt-get install -y chromium`);
-  server = await startStaticServer(DIST);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  h = await startHarness();
 });
-
 after(async () => {
-  await browser?.close();
-  await server?.close();
+  await h?.close();
 });
 
-const CORS = {
-  'access-control-allow-origin': '*',
-  'access-control-allow-methods': 'GET, POST, PATCH, PUT, DELETE, OPTIONS',
-  'access-control-expose-headers': 'content-range, content-profile, x-supabase-api-version',
-  'access-control-max-age': '600',
-};
-
-/**
- * A browser context whose page clock starts at T0 and whose Supabase traffic is answered
- * by `fake`. Returns helpers to inspect traffic and keep the fake's clock in step.
- */
-async function openApp(fake, clockOffset) {
-  const context = await browser.newContext({
-    viewport: { width: 1280, height: 900 },
-    locale: 'en-GB',
-    timezoneId: 'UTC',
-    colorScheme: 'light',
-    serviceWorkers: 'block',
-  });
-  const unexpected = [];
-  const sockets = [];
-  const pageErrors = [];
-
-  // Anything not for the app server or the fake origin is unexpected (and blocked).
-  await context.route(/.*/, (route) => {
-    const url = route.request().url();
-    if (url.startsWith(server.url)) return route.continue();
-    unexpected.push(`${route.request().method()} ${url}`);
-    return route.abort('blockedbyclient');
-  });
-  await context.route(`${FAKE_ORIGIN}/**`, async (route) => {
-    const req = route.request();
-    if (req.method() === 'OPTIONS') {
-      const asked = (await req.headerValue('access-control-request-headers')) ?? '';
-      return route.fulfill({ status: 204, headers: { ...CORS, 'access-control-allow-headers': asked || 'authorization, apikey, content-type, prefer, x-client-info' } });
-    }
-    const res = fake.handle({ method: req.method(), url: req.url(), headers: await req.allHeaders(), body: req.postData() });
-    if (res === 'network') return route.abort('internetdisconnected');
-    return route.fulfill({ status: res.status, headers: { ...res.headers, ...CORS }, body: res.body });
-  });
-
-  const page = await context.newPage();
-  page.on('websocket', (ws) => sockets.push(ws.url()));
-  page.on('pageerror', (err) => pageErrors.push(String(err)));
-  await page.clock.install({ time: T0 });
-  clockOffset.value = T0 - Date.now();
-  await page.goto(server.url);
-  return { context, page, unexpected, sockets, pageErrors };
-}
+const openApp = (fake, clockOffset) => open(h, fake, clockOffset);
 
 async function signIn(page) {
-  await page.getByRole('heading', { name: 'You are signed out' }).waitFor();
-  await page.getByLabel('Email').fill(USER.email);
-  await page.getByLabel('Password').fill(USER.password);
   const tokenReq = page.waitForRequest((r) => r.url().startsWith(`${FAKE_ORIGIN}/auth/v1/token`));
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await signInAs(page, USER);
   const req = await tokenReq;
   assert.equal(req.method(), 'POST');
   assert.equal(new URL(req.url()).searchParams.get('grant_type'), 'password');
@@ -111,7 +37,6 @@ async function signIn(page) {
     { email: req.postDataJSON().email, password: req.postDataJSON().password },
     { email: USER.email, password: USER.password },
   );
-  await page.getByRole('heading', { name: 'Latest run' }).waitFor();
 }
 
 const badge = (page, status) => page.locator(`article[aria-labelledby="latest-title"] header [data-status="${status}"]`);
@@ -149,7 +74,7 @@ describe('Monitoring page, Auto Reinforcement section (headless Chromium)', () =
       assert.match(logHref, new RegExp(`^${FAKE_ORIGIN}/storage/v1/object/sign/training-logs/[0-9a-f-]+\\.log\\?token=`));
       const historyRows = await page.locator('table.history tbody tr').count();
       assert.equal(historyRows, 20);
-      await page.getByRole('img', { name: /Accuracy over the last/ }).waitFor();
+      await page.getByRole('img', { name: /F1 score over \d+ completed runs/ }).waitFor();
 
       // Retrain Now -> form -> reason -> Confirm.
       const retrain = page.getByRole('button', { name: 'Retrain Now' });
@@ -178,7 +103,7 @@ describe('Monitoring page, Auto Reinforcement section (headless Chromium)', () =
       assert.equal(await retrain.getAttribute('aria-expanded'), 'false');
 
       // The request is listed as pending, with a Cancel action.
-      const myRow = page.locator('table.requests tbody tr').first();
+      const myRow = page.locator('ul.requests > li').first();
       await myRow.getByText('Pending').waitFor();
       assert.match(await myRow.innerText(), /Weekend promo traffic drifted/);
 
@@ -189,7 +114,7 @@ describe('Monitoring page, Auto Reinforcement section (headless Chromium)', () =
 
       // 30 s auto-refresh: the server now has a newer run (decay-triggered, running).
       const latestGets = () =>
-        fake.calls.filter((c) => c.method === 'GET' && c.path === '/rest/v1/model_retraining_runs' && c.query.get('limit') === '1').length;
+        fake.calls.filter((c) => c.method === 'GET' && c.path === '/rest/v1/model_retraining_runs' && c.query.get('limit') === '1' && !c.query.get('source')).length;
       const before = latestGets();
       const pageNow = await page.evaluate(() => Date.now());
       fake.state.tables.model_retraining_runs.push(
@@ -239,24 +164,25 @@ describe('Monitoring page, Auto Reinforcement section (headless Chromium)', () =
   it('errors in words: one pending request per user (23505), RLS refusal (403 42501); sign out', { timeout: 60_000 }, async () => {
     const clockOffset = { value: 0 };
     const fake = makeFake(clockOffset);
-    fake.state.tables.model_retraining_requests.push({
-      id: 'cccccccc-0000-4000-8000-000000000001',
-      requested_by: USER.id,
-      reason: 'queued earlier',
-      priority: 'low',
-      status: 'pending',
-      processed_at: null,
-      retraining_run_id: null,
-      created_at: new Date(T0 - 3_600_000).toISOString(),
-      updated_at: new Date(T0 - 3_600_000).toISOString(),
-      attempts: 0,
-      claimed_at: null,
-      last_error: null,
-    });
     const { context, page, sockets, unexpected } = await openApp(fake, clockOffset);
     try {
       await signIn(page);
-      await page.locator('table.requests').getByText('queued earlier').waitFor();
+      await page.getByText('You have no open or recent requests.').waitFor();
+      // A request queued meanwhile in another tab: the page does not know it yet.
+      fake.state.tables.model_retraining_requests.push({
+        id: 'cccccccc-0000-4000-8000-000000000001',
+        requested_by: USER.id,
+        reason: 'queued earlier',
+        priority: 'low',
+        status: 'pending',
+        processed_at: null,
+        retraining_run_id: null,
+        created_at: new Date(T0 - 3_600_000).toISOString(),
+        updated_at: new Date(T0 - 3_600_000).toISOString(),
+        attempts: 0,
+        claimed_at: null,
+        last_error: null,
+      });
 
       await page.getByRole('button', { name: 'Retrain Now' }).click();
       const form = page.getByRole('form', { name: 'Request retraining' });
@@ -266,6 +192,7 @@ describe('Monitoring page, Auto Reinforcement section (headless Chromium)', () =
       await alert.waitFor();
       assert.match(await alert.innerText(), /You already have a pending retraining request/);
       assert.equal(await form.isVisible(), true, 'the form stays open on error');
+      await page.locator('ul.requests').getByText('queued earlier').waitFor();
 
       fake.state.tables.model_retraining_requests[0].status = 'completed';
       fake.failNext((c) => c.method === 'POST' && c.path === '/rest/v1/model_retraining_requests', {

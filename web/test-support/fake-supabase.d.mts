@@ -18,6 +18,7 @@ export interface FakeUser {
   id: string;
   email: string;
   password: string;
+  role?: 'viewer' | 'operator';
 }
 export interface FakeSupabase {
   state: {
@@ -27,7 +28,7 @@ export interface FakeSupabase {
   };
   calls: FakeCall[];
   handle(req: { method: string; url: string; headers: Record<string, string>; body?: string | null }): FakeResponse | 'network';
-  failNext(match: (call: FakeCall) => boolean, response: { status: number; body: unknown; headers?: Record<string, string> } | 'network'): void;
+  failNext(match: (call: FakeCall) => boolean, response: { status: number; body?: unknown; raw?: string; headers?: Record<string, string> } | 'network'): void;
   table(name: string): any[];
 }
 export const TABLE_COLUMNS: Record<string, string[]>;

@@ -16,6 +16,10 @@
 //  - UNIQUE (requested_by) WHERE status = 'pending' -> 409 23505.
 //  - CHECK priority in (low, normal, high) and length(reason) <= 500 -> 400 23514.
 //  - Storage: POST /storage/v1/object/sign/<bucket>/<path> -> { signedURL }.
+//  - Roles (docs: WEB_CONTRACT): a user's `role` ('viewer' | 'operator' | undefined) becomes
+//    `app_metadata.ml_role`; without a role RLS returns 0 rows and inserts are refused (403
+//    42501); a non-operator asking for priority high is refused by the BEFORE INSERT trigger
+//    (400 P0001 "retraining request refused: ...").
 
 export const TABLE_COLUMNS = {
   model_retraining_runs: [
@@ -238,7 +242,8 @@ export function createFakeSupabase(opts = {}) {
       role: 'authenticated',
       email: user.email,
       email_confirmed_at: '2026-01-01T00:00:00Z',
-      app_metadata: { provider: 'email', providers: ['email'] },
+      app_metadata: { provider: 'email', providers: ['email'], ...(user.role ? { ml_role: user.role } : {}) },
+      is_anonymous: false,
       user_metadata: {},
       identities: [],
       created_at: '2026-01-01T00:00:00Z',
@@ -296,7 +301,7 @@ export function createFakeSupabase(opts = {}) {
   }
 
   function rlsVisible(table, user, row) {
-    if (!user) return false; // anon sees nothing
+    if (!user || !user.role) return false; // anon and users without ml_role see nothing
     if (table === 'model_retraining_requests') return row.requested_by === user.id;
     return true;
   }
@@ -364,8 +369,12 @@ export function createFakeSupabase(opts = {}) {
           last_error: null,
           ...item,
         };
-        // RLS WITH CHECK: own rows only, status pending only.
-        if (row.requested_by !== user.id || row.status !== 'pending') return rlsError(user, table);
+        // BEFORE INSERT trigger (wins over RLS): only operators may ask for high priority.
+        if (row.priority === 'high' && user.role !== 'operator') {
+          return json(400, { code: 'P0001', details: null, hint: 'Ask an operator, or use priority low or normal.', message: 'retraining request refused: only operators may ask for high priority' });
+        }
+        // RLS WITH CHECK: a role, own rows only, status pending only.
+        if (!user.role || row.requested_by !== user.id || row.status !== 'pending') return rlsError(user, table);
         if (!['low', 'normal', 'high'].includes(row.priority) || (row.reason != null && row.reason.length > 500)) {
           return json(400, { code: '23514', details: 'Failing row contains (...).', hint: null, message: 'new row for relation "model_retraining_requests" violates check constraint "model_retraining_requests_check"' });
         }
@@ -426,6 +435,7 @@ export function createFakeSupabase(opts = {}) {
     if (idx >= 0) {
       const [o] = overrides.splice(idx, 1);
       if (o.response === 'network') return 'network';
+      if (typeof o.response.raw === 'string') return { status: o.response.status, headers: o.response.headers ?? { 'content-type': 'text/html' }, body: o.response.raw };
       return json(o.response.status, o.response.body, o.response.headers);
     }
 

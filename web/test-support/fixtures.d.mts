@@ -3,6 +3,8 @@
 import type { FakeUser } from './fake-supabase.mjs';
 export const USER: FakeUser;
 export const OTHER_USER: FakeUser;
+export const VIEWER: FakeUser;
+export const NO_ROLE_USER: FakeUser;
 export function runId(n: number): string;
 export function buildRuns(now: number): any[];
 export function buildModelVersions(runs: any[]): any[];

@@ -1,7 +1,9 @@
 // Realistic rows for the tests and the screenshot, in the shapes of docs/data-model.md.
 
-export const USER = { id: '11111111-1111-4111-8111-111111111111', email: 'ana@example.com', password: 'correct horse battery' };
-export const OTHER_USER = { id: '22222222-2222-4222-8222-222222222222', email: 'bo@example.com', password: 'another secret' };
+export const USER = { id: '11111111-1111-4111-8111-111111111111', email: 'ana@example.com', password: 'correct horse battery', role: 'operator' };
+export const OTHER_USER = { id: '22222222-2222-4222-8222-222222222222', email: 'bo@example.com', password: 'another secret', role: 'viewer' };
+export const VIEWER = { id: '33333333-3333-4333-8333-333333333333', email: 'vi@example.com', password: 'viewer secret', role: 'viewer' };
+export const NO_ROLE_USER = { id: '44444444-4444-4444-8444-444444444444', email: 'new@example.com', password: 'stranger secret' };
 
 const DAY = 86_400_000;
 const MIN = 60_000;
@@ -26,9 +28,12 @@ function metricsFor(acc, base, promoted, extra = {}) {
     errors_fixed: 0,
     promoted,
     promotion_reason: promoted
-      ? `accuracy ${(acc * 100).toFixed(1)}% >= baseline ${base == null ? 'n/a' : (base * 100).toFixed(1) + '%'} and F1 did not drop more than 0.5 pts`
-      : `accuracy ${(acc * 100).toFixed(1)}% < baseline ${(base * 100).toFixed(1)}%: candidate rejected`,
+      ? base == null
+        ? `first model: f1_score ${m(acc, -0.017).toFixed(4)} >= floor 0.0000`
+        : `f1_score ${m(acc, -0.017).toFixed(4)} >= baseline ${m(base, -0.017).toFixed(4)} + min_delta 0.0000; accuracy within 0.0200`
+      : `f1_score ${m(acc, -0.017).toFixed(4)} < baseline ${m(base, -0.017).toFixed(4)} + min_delta 0.0000`,
     alerts: [],
+    gate: { primary_metric: 'f1_score', min_delta: 0.0, guard_metrics: { accuracy: 0.02 } },
     epochs: 3,
     learning_rate: 0.01,
     training_seconds: 180,
@@ -86,7 +91,7 @@ export function buildRuns(now) {
       r.source = 'manual';
       r.triggered_by = '22222222-2222-4222-8222-222222222222';
       r.metrics = metricsFor(0.852, base, false);
-      r.metrics.promotion_reason = `accuracy 85.2% < baseline ${(base * 100).toFixed(1)}%: candidate rejected`;
+
       r.model_version = champion + 1;
       champion += 1; // the rejected version number is used up
     } else {

@@ -1,10 +1,11 @@
 import { useQueryClient } from '@tanstack/react-query';
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { useSupabase } from '../lib/context';
 import { useSession } from '../lib/hooks';
 import { errorText } from '../lib/errors';
 import { SignInForm } from './SignInForm';
-import { AutoReinforcementSection } from './AutoReinforcementSection';
+import { AutoReinforcementSection, NoAccess } from './AutoReinforcementSection';
+import { roleOf } from '../lib/role';
 
 export function App() {
   const sb = useSupabase();
@@ -14,6 +15,17 @@ export function App() {
   useEffect(() => {
     if (session.status === 'signed-in') setSignOutError(null);
   }, [session.status]);
+
+  // Focus is never left on a button that disappeared: after signing in it moves to the page
+  // heading, after signing out (or "Sign in again") to the sign-in form's first field.
+  const prevStatus = useRef(session.status);
+  useEffect(() => {
+    const prev = prevStatus.current;
+    prevStatus.current = session.status;
+    if (prev === 'signed-out' && session.status === 'signed-in') document.getElementById('main-title')?.focus();
+    if (prev === 'signed-in' && session.status === 'signed-out') document.getElementById('signin-email')?.focus();
+  }, [session.status]);
+  const role = session.status === 'signed-in' ? roleOf(session.session) : null;
 
   async function signOut() {
     setSignOutError(null);
@@ -36,6 +48,7 @@ export function App() {
             <>
               <span className="topbar__user">
                 Signed in as <strong>{session.session.user.email ?? session.session.user.id}</strong>
+                {role ? <span className="topbar__role"> ({role})</span> : null}
               </span>
               <button type="button" className="btn btn--small" onClick={signOut}>
                 Sign out
@@ -45,7 +58,9 @@ export function App() {
         </nav>
       </header>
       <main id="main" className="page" tabIndex={-1}>
-        <h1>Monitoring</h1>
+        <h1 id="main-title" tabIndex={-1}>
+          Monitoring
+        </h1>
         {signOutError ? (
           <p className="form-error" role="alert">
             {signOutError}
@@ -66,8 +81,10 @@ export function App() {
             </section>
             <SignInForm />
           </div>
+        ) : role ? (
+          <AutoReinforcementSection key={session.session.user.id} userId={session.session.user.id} role={role} />
         ) : (
-          <AutoReinforcementSection key={session.session.user.id} userId={session.session.user.id} />
+          <NoAccess email={session.session.user.email ?? session.session.user.id} />
         )}
       </main>
     </>

@@ -11,7 +11,7 @@ let fake: Fake;
 async function setup(f: Fake) {
   const client = makeClient(f);
   await signIn(client, USER.email, USER.password);
-  return renderWithProviders(<AutoReinforcementSection userId={USER.id} />, { fake: f, client });
+  return renderWithProviders(<AutoReinforcementSection userId={USER.id} role="operator" />, { fake: f, client });
 }
 
 describe('AutoReinforcementSection', () => {
@@ -26,7 +26,7 @@ describe('AutoReinforcementSection', () => {
     expect(await screen.findByRole('heading', { name: 'Latest run' })).toBeInTheDocument();
     const history = screen.getByRole('region', { name: 'Run history table' });
     expect(within(history).getAllByRole('row')).toHaveLength(21);
-    expect(screen.getByRole('img', { name: /Accuracy over the last \d+ completed runs/ })).toBeInTheDocument();
+    expect(screen.getByRole('img', { name: /F1 score over \d+ completed runs/ })).toBeInTheDocument();
     expect(screen.getByTestId('updated-ago')).toHaveTextContent(/Updated (just now|\d+ s ago)/);
     expect(screen.queryByRole('alert')).not.toBeInTheDocument();
   });
@@ -59,9 +59,26 @@ describe('AutoReinforcementSection', () => {
   });
 
   it('error: RLS refusal in words', async () => {
-    fake.failNext((c) => c.path === '/rest/v1/model_versions', { status: 401, body: { code: '42501', message: 'permission denied for table model_versions' } });
+    fake.failNext((c) => c.path === '/rest/v1/model_versions', { status: 403, body: { code: '42501', message: 'permission denied for table model_versions' } });
     await setup(fake);
     expect(await screen.findByRole('alert')).toHaveTextContent(/Permission denied/);
+  });
+
+  it('error: a 401 says the session is no longer valid and offers Sign in again, which signs out locally', async () => {
+    fake.failNext((c) => c.path === '/rest/v1/model_versions', { status: 401, body: { code: 'PGRST303', message: 'JWT expired' } });
+    const { client } = await setup(fake);
+    const alert = await screen.findByRole('alert');
+    expect(alert).toHaveTextContent('Your session has expired or is no longer valid (HTTP 401 Unauthorized).');
+    await act(async () => within(alert).getByRole('button', { name: 'Sign in again' }).click());
+    await waitFor(async () => expect((await client.auth.getSession()).data.session).toBeNull());
+  });
+
+  it('error: an HTML error page is never shown raw; the status is in words', async () => {
+    fake.failNext((c) => c.path === '/rest/v1/model_versions', { status: 502, raw: '<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>' });
+    await setup(fake);
+    const alert = await screen.findByRole('alert');
+    expect(alert).toHaveTextContent('HTTP 502 Bad Gateway');
+    expect(alert.textContent).not.toMatch(/<|nginx/);
   });
 
   it('alerts banner: 3 failed runs and an accuracy drop', async () => {
@@ -77,7 +94,8 @@ describe('AutoReinforcementSection', () => {
     expect(within(banner).getByRole('heading')).toHaveTextContent('2 alerts');
     expect(banner).toHaveTextContent('Critical: Retraining keeps failing.');
     expect(banner).toHaveTextContent('3 runs failed in the last 7 days');
-    expect(banner).toHaveTextContent('Critical: Accuracy decreased after retraining.');
+    expect(banner).toHaveTextContent('Critical: Retraining made the model worse.');
+    expect(banner).toHaveTextContent('accuracy dropped 7.0 pts (87.0% to 80.0%), more than its tolerance of 2.0 pts');
     expect(banner.querySelector('[data-alert="accuracy_decreased"]')).not.toBeNull();
   });
 });
@@ -94,7 +112,7 @@ describe('auto-refresh every 30 s', () => {
     await setup(fake);
     const badge = () => document.querySelector('article header [data-status]');
     await waitFor(() => expect(badge()).toHaveTextContent('Running'));
-    const runGets = () => fake.calls.filter((c) => c.method === 'GET' && c.path === '/rest/v1/model_retraining_runs' && c.query.get('limit') === '1').length;
+    const runGets = () => fake.calls.filter((c) => c.method === 'GET' && c.path === '/rest/v1/model_retraining_runs' && c.query.get('limit') === '1' && !c.query.get('source')).length;
     expect(runGets()).toBe(1);
     expect(screen.getByTestId('refresh-announcement')).toHaveTextContent(/^$/);
 

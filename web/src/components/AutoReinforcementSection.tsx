@@ -1,12 +1,16 @@
 import { useEffect, useRef, useState } from 'react';
 import { useMonitoring, useNow } from '../lib/hooks';
-import { errorText } from '../lib/errors';
+import { toApiError } from '../lib/errors';
 import { formatTime, sourceLabel } from '../lib/format';
+import { stalenessWarnings } from '../lib/staleness';
+import { ROLES_DOC_PATH, ROLES_DOC_URL, type Role } from '../lib/role';
+import { StatusWarnings } from './StatusWarnings';
+import { SessionExpiredNotice } from './SessionExpiredNotice';
 import { AlertBanner } from './AlertBanner';
 import { LatestRunCard } from './LatestRunCard';
 import { RetrainPanel } from './RetrainPanel';
 import { AccuracyChart } from './AccuracyChart';
-import { HistoryTable } from './HistoryTable';
+import { HistoryTable, runRowId } from './HistoryTable';
 import { RefreshStatus } from './RefreshStatus';
 
 /**
@@ -33,15 +37,52 @@ function useRefreshAnnouncement(latest: { id: string; status: string; source: st
   return { text, markManual: () => (manual.current = true) };
 }
 
-export function AutoReinforcementSection({ userId }: { userId: string }) {
+function ErrorText({ error }: { error: unknown }) {
+  const e = toApiError(error);
+  if (e.kind === 'session-expired') return <SessionExpiredNotice message={e.message} standalone={false} />;
+  return <>{e.message}</>;
+}
+
+/** Signed in, but no ml_role yet (docs: WEB_CONTRACT): say so and how to fix it; no data, no form. */
+export function NoAccess({ email }: { email: string }) {
+  return (
+    <section className="ar" aria-labelledby="ar-title">
+      <h2 id="ar-title">Auto Reinforcement</h2>
+      <div className="card card--warning" role="alert" data-testid="no-access">
+        <h3>Your account has no access yet</h3>
+        <p>
+          You are signed in as <strong className="break">{email}</strong>, but this account has no role for the Monitoring page, so it
+          can read no runs and cannot request retraining.
+        </p>
+        <p>
+          An admin must grant the role <code>viewer</code> (read, and queue low or normal priority requests) or{' '}
+          <code>operator</code> (also high priority) in the user&apos;s <code>app_metadata.ml_role</code>: see{' '}
+          <a href={ROLES_DOC_URL}>{ROLES_DOC_PATH}</a>. Then sign out and sign in again.
+        </p>
+      </div>
+    </section>
+  );
+}
+
+export function AutoReinforcementSection({ userId, role }: { userId: string; role: Role }) {
   const q = useMonitoring();
   const now = useNow(1000);
   const data = q.data;
   const announcement = useRefreshAnnouncement(q.data?.latest ?? null, q.dataUpdatedAt);
+  const [openRunId, setOpenRunId] = useState<string | null>(null);
 
   function refreshNow() {
     announcement.markManual();
     void q.refetch();
+  }
+
+  function showRun(id: string) {
+    setOpenRunId(id);
+    requestAnimationFrame(() => {
+      const row = document.getElementById(runRowId(id));
+      row?.scrollIntoView({ block: 'center' });
+      row?.querySelector<HTMLButtonElement>('button[aria-expanded]')?.focus();
+    });
   }
 
   let body;
@@ -54,22 +95,28 @@ export function AutoReinforcementSection({ userId }: { userId: string }) {
   } else if (!data) {
     body = (
       <div className="card card--danger" role="alert">
-        <p>
-          <strong>Could not load retraining runs.</strong> {errorText(q.error)}
-        </p>
+        <div>
+          <strong>Could not load retraining runs.</strong> <ErrorText error={q.error} />
+        </div>
         <button type="button" className="btn" onClick={() => q.refetch()}>
           Try again
         </button>
       </div>
     );
   } else {
+    const warnings = stalenessWarnings({
+      latestNightly: data.latestNightly ?? null,
+      runs: data.latest ? [data.latest, ...data.history] : data.history,
+      now,
+    });
     body = (
       <>
         {q.isError ? (
-          <p className="callout callout--warning" role="alert">
-            Refresh failed: {errorText(q.error)} Showing the data from {new Date(q.dataUpdatedAt).toLocaleTimeString()}.
-          </p>
+          <div className="callout callout--warning" role="alert">
+            Refresh failed: <ErrorText error={q.error} /> Showing the data from {new Date(q.dataUpdatedAt).toLocaleTimeString()}.
+          </div>
         ) : null}
+        <StatusWarnings warnings={warnings} />
         <AlertBanner alerts={data.alerts} />
         <div className="grid">
           {data.latest ? (
@@ -84,14 +131,14 @@ export function AutoReinforcementSection({ userId }: { userId: string }) {
               {data.champion ? <p>Model in service: v{data.champion.version}</p> : null}
             </article>
           )}
-          <RetrainPanel userId={userId} />
+          <RetrainPanel userId={userId} role={role} now={now} onShowRun={showRun} knownRunIds={new Set(data.history.map((r) => r.id))} />
         </div>
         <section className="card history-card" aria-labelledby="history-title">
           <h3 id="history-title">History (last 20 runs)</h3>
           {data.history.length ? (
             <>
               <AccuracyChart runs={data.history} />
-              <HistoryTable runs={data.history} />
+              <HistoryTable runs={data.history} now={now} openRunId={openRunId} onToggle={setOpenRunId} />
             </>
           ) : (
             <p className="muted">No runs yet.</p>

@@ -41,7 +41,7 @@ describe('LatestRunCard', () => {
     expect(row('Accuracy')).toHaveTextContent('up 0.3 points');
     expect(row('F1 score')).toHaveTextContent('85.4%');
     expect(screen.getByText(/^Promoted/)).toBeInTheDocument();
-    expect(screen.getByText(/accuracy 87\.1% >= baseline 86\.8%/)).toBeInTheDocument();
+    expect(screen.getByText(/f1_score 0\.8540 >= baseline 0\.8510 \+ min_delta 0\.0000/)).toBeInTheDocument();
     expect(screen.getByText(/v15 · SGDClassifier/)).toBeInTheDocument();
     const link = await screen.findByRole('link', { name: /open training log/i });
     expect(link.getAttribute('href')).toMatch(/\/storage\/v1\/object\/sign\/training-logs\/.+\.log\?token=/);
@@ -57,7 +57,7 @@ describe('LatestRunCard', () => {
   it('completed + rejected: says rejected and why', async () => {
     await renderCard(makeRun({ metrics: metricsFor(0.85, 0.86, false) }) as RetrainingRun);
     expect(screen.getByText(/^Rejected/)).toBeInTheDocument();
-    expect(screen.getByText(/candidate rejected/)).toBeInTheDocument();
+    expect(screen.getByText(/f1_score 0\.8330 < baseline 0\.8430/)).toBeInTheDocument();
     expect(row('Accuracy')).toHaveTextContent('down 1.0 points');
   });
 

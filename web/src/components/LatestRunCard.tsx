@@ -1,30 +1,9 @@
 import type { ModelVersion, RetrainingRun } from '../lib/types';
-import { durationBetween, formatCount, formatDateTime, formatDuration, sourceLabel } from '../lib/format';
+import { durationBetween, formatCount, formatDuration, sourceLabel } from '../lib/format';
 import { StatusBadge } from './StatusBadge';
-import { MetricsTable } from './MetricsTable';
 import { TrainingLogLink } from './TrainingLogLink';
-
-function hasMetrics(run: RetrainingRun): boolean {
-  const m = run.metrics;
-  return !!m && ['accuracy', 'precision', 'recall', 'f1_score'].some((k) => typeof (m as Record<string, unknown>)[k] === 'number');
-}
-
-function Decision({ run }: { run: RetrainingRun }) {
-  const promoted = run.metrics?.promoted;
-  if (run.status !== 'completed' || typeof promoted !== 'boolean') return null;
-  const reason = run.metrics?.promotion_reason;
-  const version = run.model_version ?? run.metrics?.model_version;
-  return (
-    <p className={`decision decision--${promoted ? 'promoted' : 'rejected'}`}>
-      <strong>
-        <span aria-hidden="true">{promoted ? '⬆ ' : '⏹ '}</span>
-        {promoted ? 'Promoted' : 'Rejected'}
-        {version != null ? ` (v${version})` : ''}:
-      </strong>{' '}
-      {reason || (promoted ? 'the candidate passed the holdout gate.' : 'the candidate did not pass the holdout gate.')}
-    </p>
-  );
-}
+import { RunOutcome } from './RunDetails';
+import { When } from './When';
 
 export function LatestRunCard({ run, champion, now }: { run: RetrainingRun; champion: ModelVersion | null; now: number }) {
   const duration =
@@ -45,16 +24,24 @@ export function LatestRunCard({ run, champion, now }: { run: RetrainingRun; cham
         </div>
         <div>
           <dt>Started</dt>
-          <dd>{formatDateTime(run.started_at)}</dd>
+          <dd><When iso={run.started_at ?? (run.status === 'pending' ? run.created_at : null)} now={now} /></dd>
         </div>
-        <div>
-          <dt>Completed</dt>
-          <dd>{formatDateTime(run.completed_at)}</dd>
-        </div>
+        {run.status === 'running' ? (
+          <div>
+            <dt>Last heartbeat</dt>
+            <dd><When iso={run.heartbeat_at} now={now} /></dd>
+          </div>
+        ) : (
+          <div>
+            <dt>Completed</dt>
+            <dd><When iso={run.completed_at} now={now} /></dd>
+          </div>
+        )}
         <div>
           <dt>Duration</dt>
           <dd>
-            {formatDuration(duration)}
+            {/* A running run's duration in whole minutes: it does not tick every second. */}
+            {run.status === 'running' && duration != null && duration >= 60_000 ? formatDuration(Math.floor(duration / 60_000) * 60_000) : formatDuration(duration)}
             {run.status === 'running' && duration != null ? ' so far' : ''}
           </dd>
         </div>
@@ -69,7 +56,12 @@ export function LatestRunCard({ run, champion, now }: { run: RetrainingRun; cham
               <>
                 v{champion.version}
                 {champion.estimator ? ` · ${champion.estimator}` : ''}
-                {champion.promoted_at ? ` · since ${formatDateTime(champion.promoted_at)}` : ''}
+                {champion.promoted_at ? (
+                  <>
+                    {' · since '}
+                    <When iso={champion.promoted_at} now={now} />
+                  </>
+                ) : null}
               </>
             ) : (
               <span className="muted">No champion model yet</span>
@@ -84,25 +76,11 @@ export function LatestRunCard({ run, champion, now }: { run: RetrainingRun; cham
         </div>
       </dl>
 
-      {run.status === 'failed' ? (
-        <div className="callout callout--danger">
-          <strong>Error:</strong> {run.error_message || 'The run failed without an error message.'}
-        </div>
-      ) : null}
-
-      {run.status === 'skipped' ? (
-        <div className="callout callout--muted">
-          <strong>Skipped:</strong> {run.skip_reason || 'no reason recorded.'}
-        </div>
-      ) : null}
-
       {run.status === 'pending' || run.status === 'running' ? (
         <p className="muted">{run.status === 'pending' ? 'Waiting for a runner.' : 'Training in progress; metrics appear when it completes.'}</p>
       ) : null}
 
-      {hasMetrics(run) && run.metrics ? <MetricsTable metrics={run.metrics} /> : null}
-
-      <Decision run={run} />
+      <RunOutcome run={run} />
 
       {run.metrics?.alerts && run.metrics.alerts.length > 0 ? (
         <div className="runner-alerts">

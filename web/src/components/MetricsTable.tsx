@@ -18,31 +18,33 @@ export function DeltaText({ candidate, baseline }: { candidate?: number | null; 
 export function MetricsTable({ metrics }: { metrics: RunMetrics }) {
   const baseline = metrics.baseline ?? null;
   return (
-    <table className="metrics">
-      <caption>
-        Holdout metrics{metrics.holdout_size ? ` (${metrics.holdout_size.toLocaleString('en-US')} samples)` : ''}
-        {baseline ? '' : ' — no baseline (no model was in service to compare with)'}
-      </caption>
-      <thead>
-        <tr>
-          <th scope="col">Metric</th>
-          <th scope="col">Candidate</th>
-          <th scope="col">Baseline</th>
-          <th scope="col">Change</th>
-        </tr>
-      </thead>
-      <tbody>
-        {METRIC_ROWS.map(({ key, label }) => (
-          <tr key={key}>
-            <th scope="row">{label}</th>
-            <td className="num">{formatPercent(metrics[key])}</td>
-            <td className="num">{formatPercent(baseline?.[key])}</td>
-            <td className="num">
-              <DeltaText candidate={metrics[key]} baseline={baseline?.[key]} />
-            </td>
+    <div className="table-scroll">
+      <table className="metrics">
+        <caption>
+          Holdout metrics{metrics.holdout_size ? ` (${metrics.holdout_size.toLocaleString('en-US')} samples)` : ''}
+          {baseline ? '' : ' — no baseline (no model was in service to compare with)'}
+        </caption>
+        <thead>
+          <tr>
+            <th scope="col">Metric</th>
+            <th scope="col">Candidate</th>
+            <th scope="col">Baseline</th>
+            <th scope="col">Change</th>
           </tr>
-        ))}
-      </tbody>
-    </table>
+        </thead>
+        <tbody>
+          {METRIC_ROWS.map(({ key, label }) => (
+            <tr key={key}>
+              <th scope="row">{label}</th>
+              <td className="num">{formatPercent(metrics[key])}</td>
+              <td className="num">{formatPercent(baseline?.[key])}</td>
+              <td className="num">
+                <DeltaText candidate={metrics[key]} baseline={baseline?.[key]} />
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
   );
 }

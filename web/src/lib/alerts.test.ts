@@ -52,48 +52,33 @@ describe('error_volume: > 1000 error samples in 7 days (newest completed/skipped
   });
 });
 
-describe('accuracy_decreased: newest compared run below its baseline', () => {
-  it('alerts (critical) when the candidate was promoted below its baseline', () => {
-    const alerts = alertsFor([run({ metrics: { accuracy: 0.84, baseline: { accuracy: 0.86 }, promoted: true } })]);
+describe('accuracy_decreased: judged by the promotion gate (shared cases in alerts.cases.test.ts)', () => {
+  const gate = { primary_metric: 'f1_score' as const, min_delta: 0, guard_metrics: { accuracy: 0.02 } };
+  it('a promoted run with a 0.1 pt accuracy dip that the gate accepted on F1 is NOT an alert (issue 12 item 3)', () => {
+    expect(alertsFor([run({ metrics: { accuracy: 0.87, f1_score: 0.861, baseline: { accuracy: 0.871, f1_score: 0.855 }, promoted: true, gate } })])).toEqual([]);
+  });
+  it('critical when a promoted run dropped a guard metric beyond its tolerance, with the numbers in words', () => {
+    const alerts = alertsFor([run({ metrics: { accuracy: 0.84, f1_score: 0.87, baseline: { accuracy: 0.871, f1_score: 0.85 }, promoted: true, gate } })]);
     expect(codes(alerts)).toEqual(['accuracy_decreased']);
     expect(alerts[0]!.severity).toBe('critical');
-    expect(alerts[0]!.message).toContain('84.0%');
-    expect(alerts[0]!.message).toContain('86.0%');
+    expect(alerts[0]!.message).toContain('accuracy dropped 3.1 pts (87.1% to 84.0%), more than its tolerance of 2.0 pts');
     expect(alerts[0]!.message).toContain('model in service got worse');
   });
-  it('alerts (warning) when the worse candidate was rejected', () => {
-    const [alert] = alertsFor([run({ metrics: { accuracy: 0.84, baseline: { accuracy: 0.86 }, promoted: false } })]);
+  it('warning when the gate rejected a candidate whose primary metric fell', () => {
+    const [alert] = alertsFor([run({ metrics: { accuracy: 0.88, f1_score: 0.84, baseline: { accuracy: 0.87, f1_score: 0.85 }, promoted: false, gate } })]);
     expect(alert!.severity).toBe('warning');
+    expect(alert!.message).toContain("F1 score (the gate's primary metric) fell from 85.0% to 84.0%");
     expect(alert!.message).toContain('not promoted');
   });
-  it('does not alert when accuracy is equal to or above the baseline', () => {
-    expect(alertsFor([run({ metrics: { accuracy: 0.86, baseline: { accuracy: 0.86 }, promoted: true } })])).toEqual([]);
-    expect(alertsFor([run({ metrics: { accuracy: 0.87, baseline: { accuracy: 0.86 }, promoted: true } })])).toEqual([]);
-  });
-  it('only the newest compared run counts (an older drop is history)', () => {
-    const runs = [
-      run({ daysAgo: 1, metrics: { accuracy: 0.87, baseline: { accuracy: 0.86 }, promoted: true } }),
-      run({ daysAgo: 2, metrics: { accuracy: 0.8, baseline: { accuracy: 0.86 }, promoted: false } }),
-    ];
-    expect(alertsFor(runs)).toEqual([]);
-  });
-  it('skips failed/running runs and completed runs without a baseline when looking for the newest', () => {
-    const runs = [
-      run({ daysAgo: 0.1, status: 'running' }),
-      run({ daysAgo: 0.2, status: 'failed', metrics: { accuracy: 0.9, baseline: { accuracy: 0.5 } } }),
-      run({ daysAgo: 0.3, metrics: { accuracy: 0.99, baseline: null } }),
-      run({ daysAgo: 1, metrics: { accuracy: 0.8, baseline: { accuracy: 0.9 }, promoted: false } }),
-    ];
-    expect(codes(alertsFor(runs))).toEqual(['accuracy_decreased']);
-  });
-  it('never compares a run without a baseline (the first model), nor runs older than 7 days', () => {
-    expect(alertsFor([run({ daysAgo: 1, metrics: { accuracy: 0.5, baseline: null, promoted: true } }), run({ daysAgo: 2, metrics: { accuracy: 0.9, baseline: null } })])).toEqual([]);
-    expect(alertsFor([run({ daysAgo: 8, metrics: { accuracy: 0.5, baseline: { accuracy: 0.9 }, promoted: true } })])).toEqual([]);
+  it('uses the gate the run recorded: primary metric accuracy, no guards', () => {
+    const accGate = { primary_metric: 'accuracy' as const, min_delta: 0, guard_metrics: {} };
+    expect(alertsFor([run({ metrics: { accuracy: 0.87, f1_score: 0.7, baseline: { accuracy: 0.87, f1_score: 0.85 }, promoted: true, gate: accGate } })])).toEqual([]);
+    expect(codes(alertsFor([run({ metrics: { accuracy: 0.86, f1_score: 0.9, baseline: { accuracy: 0.87, f1_score: 0.85 }, promoted: true, gate: accGate } })]))).toEqual(['accuracy_decreased']);
   });
   it('does not depend on input order', () => {
     const runs = [
-      run({ daysAgo: 2, metrics: { accuracy: 0.9, baseline: { accuracy: 0.85 }, promoted: true } }),
-      run({ daysAgo: 1, metrics: { accuracy: 0.8, baseline: { accuracy: 0.9 }, promoted: true } }),
+      run({ daysAgo: 2, metrics: { f1_score: 0.9, baseline: { f1_score: 0.85 }, promoted: true } }),
+      run({ daysAgo: 1, metrics: { f1_score: 0.8, baseline: { f1_score: 0.9 }, promoted: true } }),
     ];
     expect(codes(alertsFor(runs))).toEqual(['accuracy_decreased']);
     expect(codes(alertsFor([...runs].reverse()))).toEqual(['accuracy_decreased']);
@@ -104,7 +89,7 @@ it('no runs: no alerts; all three together keep their order', () => {
   expect(alertsFor([])).toEqual([]);
   const runs = [
     run({ status: 'failed', daysAgo: 0.5 }), run({ status: 'failed', daysAgo: 0.6 }), run({ status: 'failed', daysAgo: 0.7 }),
-    run({ daysAgo: 1, dataset_size: 1200, metrics: { accuracy: 0.8, baseline: { accuracy: 0.81 }, promoted: true } }),
+    run({ daysAgo: 1, dataset_size: 1200, metrics: { f1_score: 0.8, baseline: { f1_score: 0.81 }, promoted: true } }),
   ];
   expect(codes(alertsFor(runs))).toEqual(['repeated_failures', 'error_volume', 'accuracy_decreased']);
 });

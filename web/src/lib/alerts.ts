@@ -1,3 +1,5 @@
+import type { MetricSet } from './types';
+
 /**
  * The guide's "Recommended Alerts", as a pure function of the runs created in the last
  * 7 days. It applies the SAME rules as the runner (ml_pipeline/alerts.py, which records
@@ -9,26 +11,43 @@
  *    the NEWEST completed or skipped run's `dataset_size` (failed runs may have stopped
  *    before counting). Summing `dataset_size` over the week's nightly runs would count the
  *    same errors up to 7 times and fire at ~150 errors a week.
- * 3. accuracy_decreased ("accuracy decreases after retraining"). Rule chosen: take the
+ * 3. accuracy_decreased ("accuracy decreases after retraining"), judged by the PROMOTION
+ *    GATE's own rule and thresholds (ml_pipeline/registry.py decide_promotion): take the
  *    NEWEST completed run of the last 7 days that has a baseline (`metrics.baseline`, the
- *    model in service it was compared with on the same holdout); alert when its candidate
- *    `metrics.accuracy` < `metrics.baseline.accuracy`. Same holdout, so the comparison is
- *    fair (two runs' accuracies come from different holdouts). Severity on the page:
- *    'critical' when that run was promoted (the model in service got worse), 'warning'
- *    when it was rejected (the gate held, but retraining is producing worse models).
- *    A run without a baseline (the very first model) is never compared.
+ *    model in service on the same holdout); it is worse when its primary metric fell below
+ *    the baseline's by more than the gate allows (`min_delta` when negative, else any drop)
+ *    or a guard metric dropped by more than its tolerance. The gate is the one the run
+ *    recorded (`metrics.gate`), else DEFAULT_GATE (model_config.yaml's defaults). So a run
+ *    promoted on F1 with a 0.1 pt accuracy dip inside the 2 pt tolerance is no alert.
+ *    Severity: 'critical' when that run was promoted (the model in service got worse),
+ *    'warning' when the gate rejected it. A run without a baseline is never compared.
+ *
+ * The runner and the page must agree: both pass tests/fixtures/alert_cases.json
+ * (alerts.cases.test.ts here, tests/test_alert_cases.py for the runner).
  */
 export interface AlertRun {
   id: string;
   status: string;
   dataset_size: number | null;
   created_at: string;
-  metrics?: {
-    accuracy?: number | null;
-    baseline?: { accuracy?: number | null } | null;
+  metrics?: (MetricSet & {
+    baseline?: MetricSet | null;
     promoted?: boolean | null;
-  } | null;
+    gate?: { primary_metric?: string; min_delta?: number; guard_metrics?: Record<string, number> } | null;
+  }) | null;
 }
+
+export type GateMetric = keyof MetricSet;
+
+/** What the promotion gate compares (model_config.yaml `promotion:`). */
+export interface Gate {
+  primary_metric: GateMetric;
+  min_delta: number;
+  guard_metrics: Partial<Record<GateMetric, number>>;
+}
+
+/** The gate for runs that did not record `metrics.gate`: model_config.yaml's defaults. */
+export const DEFAULT_GATE: Gate = { primary_metric: 'f1_score', min_delta: 0, guard_metrics: { accuracy: 0.02 } };
 
 export type AlertCode = 'repeated_failures' | 'error_volume' | 'accuracy_decreased';
 
@@ -46,6 +65,44 @@ const DAY_MS = 86_400_000;
 
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
+const pts = (v: number) => `${(v * 100).toFixed(1)} pts`;
+const METRIC_NAMES: Record<string, string> = { accuracy: 'accuracy', precision: 'precision', recall: 'recall', f1_score: 'F1 score' };
+export const metricName = (m: string) => METRIC_NAMES[m] ?? m;
+
+/** The gate a run was judged by: its recorded `metrics.gate`, else DEFAULT_GATE. */
+export function recordedGate(metrics: AlertRun['metrics']): Gate & { recorded: boolean } {
+  const g = metrics?.gate;
+  if (g && typeof g.primary_metric === 'string') {
+    const guards: Partial<Record<GateMetric, number>> = {};
+    for (const [k, v] of Object.entries(g.guard_metrics ?? {})) if (isNum(v)) guards[k as GateMetric] = v;
+    return { primary_metric: g.primary_metric as GateMetric, min_delta: isNum(g.min_delta) ? g.min_delta : 0, guard_metrics: guards, recorded: true };
+  }
+  return { ...DEFAULT_GATE, recorded: false };
+}
+
+/**
+ * Why the candidate is worse than its baseline by the gate's rule, or null. The same
+ * comparisons as decide_promotion and ml_pipeline/alerts.py worse_than_baseline.
+ */
+export function worseThanBaseline(metrics: AlertRun['metrics']): string | null {
+  const baseline = metrics?.baseline;
+  if (!metrics || !baseline) return null;
+  const gate = recordedGate(metrics);
+  const allowed = Math.min(0, gate.min_delta);
+  const value = metrics[gate.primary_metric];
+  const base = baseline[gate.primary_metric];
+  if (isNum(value) && isNum(base) && value < base + allowed) {
+    return `${metricName(gate.primary_metric)} (the gate's primary metric) fell from ${pct(base)} to ${pct(value)}` + (allowed ? `, more than the allowed ${pts(-allowed)}` : '');
+  }
+  for (const [metric, tolerance] of Object.entries(gate.guard_metrics) as [GateMetric, number][]) {
+    const v = metrics[metric];
+    const b = baseline[metric];
+    if (isNum(v) && isNum(b) && b - v > tolerance) {
+      return `${metricName(metric)} dropped ${pts(b - v)} (${pct(b)} to ${pct(v)}), more than its tolerance of ${pts(tolerance)}`;
+    }
+  }
+  return null;
+}
 
 export function computeAlerts(input: {
   /** Runs, any order; only those created in the 7 days before `now` count. */
@@ -84,20 +141,17 @@ export function computeAlerts(input: {
   }
 
   const compared = recent.find((r) => r.status === 'completed' && r.metrics?.baseline);
-  if (compared) {
-    const after = compared.metrics?.accuracy;
-    const before = compared.metrics?.baseline?.accuracy;
-    if (isNum(after) && isNum(before) && after < before) {
-      const promoted = compared.metrics?.promoted === true;
-      alerts.push({
-        code: 'accuracy_decreased',
-        severity: promoted ? 'critical' : 'warning',
-        title: 'Accuracy decreased after retraining',
-        message:
-          `Latest compared run: holdout accuracy ${pct(after)}, below the model it was compared with (${pct(before)}). ` +
-          (promoted ? 'It was promoted, so the model in service got worse.' : 'It was not promoted; the model in service is unchanged.'),
-      });
-    }
+  const why = compared ? worseThanBaseline(compared.metrics) : null;
+  if (compared && why) {
+    const promoted = compared.metrics?.promoted === true;
+    alerts.push({
+      code: 'accuracy_decreased',
+      severity: promoted ? 'critical' : 'warning',
+      title: 'Retraining made the model worse',
+      message:
+        `Latest compared run, on the holdout: ${why} (the promotion gate's rule). ` +
+        (promoted ? 'It was promoted, so the model in service got worse.' : 'It was not promoted; the model in service is unchanged.'),
+    });
   }
 
   return alerts;

@@ -14,7 +14,7 @@ import {
 import { ApiError } from './errors';
 import { makeClient, signIn, type Fake } from '../test/utils';
 import { createFakeSupabase } from '../../test-support/fake-supabase.mjs';
-import { OTHER_USER, USER, buildModelVersions, buildRuns, logObjects } from '../../test-support/fixtures.mjs';
+import { OTHER_USER, USER, VIEWER, buildModelVersions, buildRuns, logObjects } from '../../test-support/fixtures.mjs';
 import type { Supabase } from './supabase';
 
 const NOW = Date.parse('2026-11-20T08:00:00Z');
@@ -23,7 +23,7 @@ let sb: Supabase;
 
 beforeEach(async () => {
   const runs = buildRuns(NOW);
-  fake = createFakeSupabase({ users: [USER, OTHER_USER], runs, modelVersions: buildModelVersions(runs), objects: logObjects(runs), now: () => NOW });
+  fake = createFakeSupabase({ users: [USER, OTHER_USER, VIEWER], runs, modelVersions: buildModelVersions(runs), objects: logObjects(runs), now: () => NOW });
   sb = makeClient(fake);
   await signIn(sb, USER.email, USER.password);
   fake.calls.length = 0;
@@ -120,9 +120,19 @@ describe('Retrain Now insert', () => {
       code: '42501',
     });
   });
-  it('RLS refusal (401 42501) when signed out', async () => {
+  it('signed out: the 401 (42501) means "sign in again"', async () => {
     await sb.auth.signOut({ scope: 'local' });
-    await expect(createRetrainRequest(sb, { userId: USER.id, reason: '', priority: 'normal' })).rejects.toMatchObject({ kind: 'permission', status: 401 });
+    await expect(createRetrainRequest(sb, { userId: USER.id, reason: '', priority: 'normal' })).rejects.toMatchObject({ kind: 'session-expired', status: 401 });
+  });
+  it('a viewer asking for high priority: refused by the database (400 P0001), reason in words', async () => {
+    await sb.auth.signOut({ scope: 'local' });
+    await sb.auth.signInWithPassword({ email: VIEWER.email, password: VIEWER.password });
+    await expect(createRetrainRequest(sb, { userId: VIEWER.id, reason: 'r', priority: 'high' })).rejects.toMatchObject({
+      kind: 'refused',
+      status: 400,
+      code: 'P0001',
+      message: 'only operators may ask for high priority',
+    });
   });
 });
 

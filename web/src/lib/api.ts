@@ -46,6 +46,14 @@ export async function fetchRunHistory(sb: Supabase, limit = HISTORY_LIMIT): Prom
   );
 }
 
+/** The newest nightly run (for the "no nightly run since ..." warning), or null. */
+export async function fetchLatestNightly(sb: Supabase): Promise<Pick<RetrainingRun, 'id' | 'status' | 'created_at'> | null> {
+  const rows = unwrap<Pick<RetrainingRun, 'id' | 'status' | 'created_at'>[]>(
+    await sb.from('model_retraining_runs').select('id,status,created_at').eq('source', 'auto_daily').order('created_at', { ascending: false }).limit(1),
+  );
+  return rows[0] ?? null;
+}
+
 export async function fetchRunWindow(sb: Supabase, now: number, days = ALERT_WINDOW_DAYS): Promise<RunWindowRow[]> {
   const since = new Date(now - days * DAY_MS).toISOString();
   return unwrap<RunWindowRow[]>(

@@ -12,6 +12,7 @@
  * StorageUnknownError / AuthRetryableFetchError with status 0.
  */
 export type ApiErrorKind =
+  | 'refused'
   | 'permission'
   | 'session-expired'
   | 'duplicate-pending'
@@ -51,7 +52,8 @@ const NETWORK_PATTERNS = [/failed to fetch/i, /networkerror/i, /network request 
 export const MESSAGES: Record<ApiErrorKind, string> = {
   permission:
     'Permission denied: the database refused this action (row-level security). Make sure you are signed in with an account that is allowed to do it.',
-  'session-expired': 'Your session has expired. Sign out and sign in again.',
+  refused: 'The database refused this retraining request.',
+  'session-expired': 'Your session has expired or is no longer valid (HTTP 401 Unauthorized). Sign in again.',
   'duplicate-pending':
     'You already have a pending retraining request. Cancel it or wait until the runner picks it up before asking again.',
   invalid: 'The database rejected the values sent (reason at most 500 characters; priority low, normal or high).',
@@ -61,7 +63,44 @@ export const MESSAGES: Record<ApiErrorKind, string> = {
   unknown: 'Something went wrong.',
 };
 
-/** Classify anything supabase-js can return or throw. `status` is the HTTP status when known. */
+/** HTTP status codes in words (the ones a person may meet on this page). */
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  408: 'Request Timeout',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+
+/** "HTTP 503 Service Unavailable" (or just "HTTP 599" for a status without a name). */
+export function httpStatusText(status: number): string {
+  return `HTTP ${status}${STATUS_TEXT[status] ? ` ${STATUS_TEXT[status]}` : ''}`;
+}
+
+/** Prefix of the database's refusals (BEFORE INSERT trigger, code P0001; docs: WEB_CONTRACT). */
+export const REFUSAL_PREFIX = 'retraining request refused: ';
+export const REFUSAL_MAX_LENGTH = 300;
+
+/** An error body that is an HTML page (a proxy's or gateway's error page), never shown raw. */
+const looksLikeHtml = (text: string) => /<\s*(!doctype|html|head|body|title|h1|div|p|center|pre)\b/i.test(text);
+
+/** Words for a message we cannot classify: no HTML, no megabyte of text. */
+function safeDetail(message: string, status: number | null): string {
+  if (looksLikeHtml(message)) {
+    return `The server answered ${status ? httpStatusText(status) : 'with an error'} and an HTML page instead of data (a proxy or gateway error; try again in a minute).`;
+  }
+  const trimmed = message.trim();
+  return trimmed.length > REFUSAL_MAX_LENGTH ? `${trimmed.slice(0, REFUSAL_MAX_LENGTH - 1)}…` : trimmed;
+}
+
+/** Classify anything the Supabase clients return or throw. `status` is the HTTP status when known. */
 export function toApiError(err: unknown, status?: number | null): ApiError {
   if (err instanceof ApiError) return err;
   const e = (err ?? {}) as ErrorLike;
@@ -75,20 +114,27 @@ export function toApiError(err: unknown, status?: number | null): ApiError {
         : typeof e.statusCode === 'string' && /^\d+$/.test(e.statusCode)
           ? Number(e.statusCode)
           : null;
-  const opts = { status: httpStatus, code, detail: message };
+  const opts = { status: httpStatus, code, detail: looksLikeHtml(message) ? null : message };
 
+  if (code === 'P0001' && message.startsWith(REFUSAL_PREFIX)) {
+    const reason = message.slice(REFUSAL_PREFIX.length).trim();
+    const shown = reason.length > REFUSAL_MAX_LENGTH ? `${reason.slice(0, REFUSAL_MAX_LENGTH - 1)}…` : reason;
+    return new ApiError('refused', shown || MESSAGES.refused, opts);
+  }
   if (code === '23505') return new ApiError('duplicate-pending', MESSAGES['duplicate-pending'], opts);
-  if (code === '42501') return new ApiError('permission', MESSAGES.permission, opts);
-  if (code === 'PGRST301' || code === 'PGRST302' || code === 'PGRST303' || /jwt expired/i.test(message)) {
+  if (code === 'PGRST301' || code === 'PGRST302' || code === 'PGRST303' || /jwt expired/i.test(message) || httpStatus === 401) {
     return new ApiError('session-expired', MESSAGES['session-expired'], opts);
   }
+  if (code === '42501') return new ApiError('permission', MESSAGES.permission, opts);
   if (code === '23514' || code === '22001' || code === '22P02') return new ApiError('invalid', MESSAGES.invalid, opts);
-  if (httpStatus === 401 || httpStatus === 403) return new ApiError('permission', MESSAGES.permission, opts);
+  if (httpStatus === 403) return new ApiError('permission', MESSAGES.permission, opts);
   if (httpStatus === 0 || NETWORK_PATTERNS.some((p) => p.test(message)) || e.name === 'AuthRetryableFetchError') {
     return new ApiError('network', MESSAGES.network, opts);
   }
-  if (httpStatus === 404) return new ApiError('not-found', `${MESSAGES['not-found']} ${message}`.trim(), opts);
-  return new ApiError('unknown', message ? `${MESSAGES.unknown} ${message}` : MESSAGES.unknown, opts);
+  const detail = safeDetail(message, httpStatus);
+  const where = httpStatus ? ` (${httpStatusText(httpStatus)})` : '';
+  if (httpStatus === 404) return new ApiError('not-found', `${MESSAGES['not-found']}${where} ${detail}`.trim(), opts);
+  return new ApiError('unknown', `${MESSAGES.unknown}${where}${detail ? ` ${detail}` : ''}`, opts);
 }
 
 /** The words to show for an error of any origin. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { durationBetween, formatAgo, formatDuration, formatPercent, metricDelta, sourceLabel } from './format';
+import { durationBetween, formatAgo, formatDateTime, formatRelative, formatDuration, formatPercent, metricDelta, sourceLabel } from './format';
 
 describe('format', () => {
   it('durations', () => {
@@ -15,6 +15,17 @@ describe('format', () => {
     expect(formatAgo(5_200)).toBe('5 s ago');
     expect(formatAgo(30_000)).toBe('30 s ago');
     expect(formatAgo(600_000)).toBe('10 min ago');
+  });
+  it('local date and time with the time zone; relative ages', () => {
+    expect(formatDateTime('2026-11-20T02:00:00Z')).toMatch(/2026.*02:00.*(UTC|GMT)/);
+    const now = Date.parse('2026-11-20T08:00:00Z');
+    expect(formatRelative('2026-11-20T08:00:00Z', now)).toBe('just now');
+    expect(formatRelative('2026-11-20T07:35:00Z', now)).toBe('25 min ago');
+    expect(formatRelative('2026-11-20T02:00:00Z', now)).toBe('6 h ago');
+    expect(formatRelative('2026-11-19T02:00:00Z', now)).toBe('30 h ago');
+    expect(formatRelative('2026-11-17T02:00:00Z', now)).toBe('3 d ago');
+    expect(formatRelative('2026-11-20T09:00:00Z', now)).toBe('in 60 min');
+    expect(formatRelative(null, now)).toBe('');
   });
   it('percent and delta in points', () => {
     expect(formatPercent(0.8712)).toBe('87.1%');

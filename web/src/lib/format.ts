@@ -2,11 +2,27 @@ import type { MetricSet } from './types';
 
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
+/** "20 Nov 2026, 02:00 UTC": local date and time WITH the time zone. */
 export function formatDateTime(iso: string | null | undefined): string {
   if (!iso) return '—';
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return '—';
-  return d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+  return d.toLocaleString(undefined, { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', timeZoneName: 'short' });
+}
+
+/** "6 h ago", "3 d ago", "in 5 min" (coarse, for ages of runs and requests). */
+export function formatRelative(iso: string | null | undefined, now: number): string {
+  if (!iso) return '';
+  const t = Date.parse(iso);
+  if (!Number.isFinite(t)) return '';
+  const diff = now - t;
+  const s = Math.round(Math.abs(diff) / 1000);
+  let text: string;
+  if (s < 45) return 'just now';
+  if (s < 90 * 60) text = `${Math.max(1, Math.round(s / 60))} min`;
+  else if (s < 36 * 3600) text = `${Math.round(s / 3600)} h`;
+  else text = `${Math.round(s / 86400)} d`;
+  return diff >= 0 ? `${text} ago` : `in ${text}`;
 }
 
 export function formatTime(ms: number): string {

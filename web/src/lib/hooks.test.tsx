@@ -35,7 +35,9 @@ describe('data hooks', () => {
     expect(d.windowRuns.length).toBe(7);
     expect(d.champion?.status).toBe('champion');
     expect(d.alerts).toEqual([]);
+    expect(d.latestNightly?.id).toBe(runs.find((r: { source: string }) => r.source === 'auto_daily')!.id);
     expect(fake.calls.map((c) => c.path).sort()).toEqual([
+      '/rest/v1/model_retraining_runs',
       '/rest/v1/model_retraining_runs',
       '/rest/v1/model_retraining_runs',
       '/rest/v1/model_retraining_runs',

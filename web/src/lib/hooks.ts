@@ -1,11 +1,12 @@
 import { useEffect, useState } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import type { Session } from '@supabase/supabase-js';
+import type { Session } from '@supabase/auth-js';
 import { useSupabase } from './context';
 import {
   cancelRetrainRequest,
   createRetrainRequest,
   fetchChampion,
+  fetchLatestNightly,
   fetchLatestRun,
   fetchMyRequests,
   fetchRunHistory,
@@ -64,14 +65,15 @@ export function useMonitoring(enabled = true) {
     refetchInterval: REFRESH_INTERVAL_MS,
     queryFn: async () => {
       const now = Date.now();
-      const [latest, history, windowRuns, champion] = await Promise.all([
+      const [latest, history, windowRuns, champion, latestNightly] = await Promise.all([
         fetchLatestRun(sb),
         fetchRunHistory(sb),
         fetchRunWindow(sb, now),
         fetchChampion(sb),
+        fetchLatestNightly(sb),
       ]);
       const alerts = computeAlerts({ runs: windowRuns, now });
-      return { latest, history, windowRuns, champion, alerts, fetchedAt: now };
+      return { latest, history, windowRuns, champion, latestNightly, alerts, fetchedAt: now };
     },
   });
 }

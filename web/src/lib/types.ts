@@ -27,6 +27,8 @@ export interface RunMetrics extends MetricSet {
   model_version?: number | null;
   alerts?: { code: string; message: string }[] | null;
   training_seconds?: number | null;
+  /** The promotion gate the runner evaluated (recorded since issue 12; older runs lack it). */
+  gate?: { primary_metric?: string; min_delta?: number; guard_metrics?: Record<string, number> } | null;
 }
 
 export interface RetrainingRun {
@@ -45,6 +47,7 @@ export interface RetrainingRun {
   request_id: string | null;
   model_version: number | null;
   skip_reason: string | null;
+  heartbeat_at: string | null;
 }
 
 /** The rows the 7-day alert window needs. */
@@ -73,7 +76,7 @@ export interface ModelVersion {
 
 export const RUN_COLUMNS =
   'id,source,status,dataset_size,fine_tune_flag,metrics,started_at,completed_at,log_url,' +
-  'error_message,triggered_by,created_at,request_id,model_version,skip_reason';
+  'error_message,triggered_by,created_at,request_id,model_version,skip_reason,heartbeat_at';
 export const RUN_WINDOW_COLUMNS = 'id,status,dataset_size,created_at,metrics';
 export const REQUEST_COLUMNS =
   'id,requested_by,reason,priority,status,created_at,processed_at,retraining_run_id,last_error';

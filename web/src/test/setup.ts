@@ -3,18 +3,10 @@ import { afterEach } from 'vitest';
 import { cleanup } from '@testing-library/react';
 
 /*
- * Node 20 vs supabase-js >= 2.119 (which declares engines.node >= 22):
- * supabase-js always constructs its Realtime client, and realtime-js looks for a global
- * `WebSocket` when it is constructed. Node 22 has one built in; Node 20 does not, so
- * `createClient()` throws "Node.js detected but native WebSocket not found" there.
- * The page never opens a realtime channel (it polls), and browsers always have WebSocket,
- * so the app code is unaffected. The tests run the REAL supabase-js client against an
- * in-memory fake of PostgREST/GoTrue/Storage; under the jsdom environment jsdom supplies
- * its own WebSocket (which would really try to connect), and a plain Node 20 environment
- * has none. We therefore always install an inert stand-in: it satisfies realtime-js's
- * constructor-time check on any Node version, and it throws if anything tries to open a
- * socket, so accidental realtime use fails loudly instead of passing silently.
- * (No downgrade of supabase-js; its engines warning on `npm ci` under Node 20 is expected.)
+ * The page never opens a Realtime channel (it polls) and no longer bundles the Realtime
+ * client at all (src/lib/supabase.ts wires only Auth, PostgREST and Storage). jsdom supplies
+ * a WebSocket that would really try to connect, so the tests install an inert stand-in that
+ * throws if anything tries to open a socket: accidental realtime use fails loudly.
  */
 class InertWebSocket {
   static readonly CONNECTING = 0;
