@@ -34,6 +34,15 @@ from ml_pipeline.config import (
     ERROR_CONFIDENCE_THRESHOLD,
     MIN_ERROR_SAMPLES_FOR_RETRAINING,
 )
+from ml_pipeline.datasets import (
+    confidence_bands,
+    holdout_cutoff,
+    holdout_hash,
+    in_holdout,
+    is_error,
+    replay_count,
+    replay_draw,
+)
 from ml_pipeline.errors import EvaluationLogError, PipelineError
 
 if TYPE_CHECKING:
@@ -525,11 +534,17 @@ class _Ctx:
     threshold: float = 0.0
     holdout_cutoff: int = 0
     candidate_features: bool = True  # keep the candidates' features (False: a second pass reads them)
+    full: bool = False  # every labelled row is a candidate (the from-scratch training set)
+    # The decay check: rows from ``scan_start`` (before the window) are read and validated too,
+    # and counted per period; ``decay`` = (reference start, recent start), microseconds UTC.
+    scan: Window | None = None
+    decay: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         w = self.window
         self.start = _us(w.start) if w else None
         self.end = _us(w.end) if w else None
+        self.scan_start = _us(self.scan.start) if self.scan is not None else self.start
 
 
 def _us(ts: datetime) -> int:
@@ -557,6 +572,12 @@ class _Piece:
     cand_ts: Any = None  # created_at, int64 microseconds UTC
     cand_ids: Any = None  # prediction_id, pa.StringArray
     cand_feat: Any = None  # features, float64 array (n_features, n), unless read again later
+    # rows read before the window for the decay check (ctx.scan): their hashes (duplicate
+    # check), confidence range, and labelled / correct counts per period
+    scan_rows: int = 0
+    extra_hash: Any = None
+    extra_conf: tuple[float, float] | None = None
+    decay: tuple[int, int, int, int] = (0, 0, 0, 0)
 
     @classmethod
     def empty(cls, rows: int) -> "_Piece":
@@ -628,7 +649,7 @@ def _process(batch: Any, ctx: _Ctx, *, features: bool) -> _Piece:
     if not pa.types.is_timestamp(ts.type) or ts.null_count:
         raise _Fallback
     t = ts.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy()
-    rows = np.arange(batch.num_rows) if ctx.start is None else np.flatnonzero((t >= ctx.start) & (t < ctx.end))
+    rows = np.arange(batch.num_rows) if ctx.start is None else np.flatnonzero((t >= ctx.scan_start) & (t < ctx.end))
     sub = batch.take(pa.array(rows)) if len(rows) != batch.num_rows else batch
 
     ids = _as_text(sub.column(s.columns["prediction_id"]))
@@ -655,11 +676,32 @@ def _process(batch: Any, ctx: _Ctx, *, features: bool) -> _Piece:
             feats.append(col.to_numpy(zero_copy_only=False))
             if col.null_count or (len(col) and not np.isfinite(feats[-1]).all()):
                 raise _Fallback
-    h = pd.util.hash_array(ids.to_numpy(zero_copy_only=False), categorize=False) if len(ids) else np.zeros(0, np.uint64)
-    piece = _Piece(
-        rows=batch.num_rows, window_rows=len(rows), conf=conf, pred=pred.to_numpy().astype(np.int8),
-        actual=actual.fill_null(-1).to_numpy().astype(np.int8), hash=h,
-    )
+    h = holdout_hash(ids.to_numpy(zero_copy_only=False))
+    pred_i, act_i = pred.to_numpy().astype(np.int8), actual.fill_null(-1).to_numpy().astype(np.int8)
+    extra = None
+    if ctx.decay is not None and len(rows):
+        ts_rows = t[rows]
+        labelled, right = act_i >= 0, pred_i == act_i
+        ref0, recent0 = ctx.decay
+        ref, recent = labelled & (ts_rows >= ref0) & (ts_rows < recent0), labelled & (ts_rows >= recent0)
+        decay = (int(ref.sum()), int((ref & right).sum()), int(recent.sum()), int((recent & right).sum()))
+        if ctx.scan_start != ctx.start:
+            inside = ts_rows >= ctx.start
+            if not inside.all():
+                extra = np.flatnonzero(~inside)
+    if extra is not None:
+        inside_idx = np.flatnonzero(inside)
+        scan_rows, extra_hash = len(rows), h[extra]
+        extra_conf = (float(conf[extra].min()), float(conf[extra].max()))
+        rows, sub, ids = rows[inside_idx], sub.take(pa.array(inside_idx)), ids.take(pa.array(inside_idx))
+        conf, h, pred_i, act_i = conf[inside_idx], h[inside_idx], pred_i[inside_idx], act_i[inside_idx]
+        feats = [v[inside_idx] for v in feats]
+    else:
+        scan_rows, extra_hash, extra_conf = len(rows), None, None
+    piece = _Piece(rows=batch.num_rows, window_rows=len(rows), conf=conf, pred=pred_i, actual=act_i, hash=h,
+                   scan_rows=scan_rows, extra_hash=extra_hash, extra_conf=extra_conf)
+    if ctx.decay is not None and scan_rows:
+        piece.decay = decay
     if not len(rows):
         return piece
     if ctx.keep == "all":
@@ -667,7 +709,7 @@ def _process(batch: Any, ctx: _Ctx, *, features: bool) -> _Piece:
     else:
         labelled = piece.actual >= 0
         scale = s.confidence_scale
-        if scale == "auto":
+        if scale == "auto" or ctx.full:
             keep = np.flatnonzero(labelled)
         else:
             unit = conf / 100.0 if scale == "percent" else conf
@@ -807,7 +849,7 @@ def _csv_range(path: Path, fd: int, spec: tuple[int, int, int], ctx: _Ctx, ts_ty
         if ts.null_count:
             raise _Fallback
         t = ts.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy()
-        if not ((t >= ctx.start) & (t < ctx.end)).any():
+        if not ((t >= ctx.scan_start) & (t < ctx.end)).any():
             return None, len(t)
     ro, co = _csv_options(ctx.schema, ts_type, names if i else None, len(buf) + 1, columns)
     table = pacsv.read_csv(buf, read_options=ro, convert_options=co)
@@ -869,7 +911,7 @@ def _parquet_plan(path: Path, ctx: _Ctx) -> tuple[Any, list[int], int]:
         st = rg.column(j).statistics if ctx.start is not None else None
         if st is not None and st.has_min_max and st.has_null_count and st.null_count == 0 and st.physical_type == "INT64":
             lo, hi = _raw_us(st.min_raw, field_type.unit, floor=True), _raw_us(st.max_raw, field_type.unit, floor=False)
-            if hi < ctx.start or lo >= ctx.end:
+            if hi < ctx.scan_start or lo >= ctx.end:
                 continue  # every row is outside the window and has a valid timestamp
         groups.append(g)
     return pf, groups, md.num_rows
@@ -911,7 +953,7 @@ def _units(pieces: list[_Piece]) -> list[tuple[int, int, int]]:
     spans: dict[int, list[int]] = {}
     win0 = 0
     for p in pieces:
-        if p.window_rows:
+        if p.scan_rows:  # rows before the window are read again too: their features are checked
             spans.setdefault(p.group, [win0, 0])[1] += p.window_rows
         win0 += p.window_rows
     return [(g, lo, n) for g, (lo, n) in spans.items()]
@@ -987,14 +1029,15 @@ def _fast_read(path: Path, display: str, schema: LogSchema, ctx: _Ctx) -> _FastF
     if rows_read == 0:
         raise _Fallback
     _release()
-    hashes = np.concatenate([p.hash for p in pieces]) if pieces else np.zeros(0, np.uint64)
+    hashes = np.concatenate([p.hash for p in pieces] + [p.extra_hash for p in pieces if p.extra_hash is not None]) if pieces else np.zeros(0, np.uint64)
     hashes.sort()
     if len(hashes) > 1 and (hashes[1:] == hashes[:-1]).any():
         raise _Fallback  # a repeated prediction_id (or, once in 2**64, a hash collision)
     scale = schema.confidence_scale
-    confs = [p.conf for p in pieces if len(p.conf)]
-    if confs:
-        lo, hi = min(float(c.min()) for c in confs), max(float(c.max()) for c in confs)
+    ranges = [(float(p.conf.min()), float(p.conf.max())) for p in pieces if len(p.conf)]
+    ranges += [p.extra_conf for p in pieces if p.extra_conf is not None]
+    if ranges:
+        lo, hi = min(r[0] for r in ranges), max(r[1] for r in ranges)
         if scale == "auto":
             if 1 < hi <= 100 and lo >= 0:
                 log.warning("confidence values go up to %.1f: reading them as percentages (confidence_scale: auto)", hi)
@@ -1100,16 +1143,20 @@ def _second_pass(ff: _FastFile, targets: list[tuple[Any, Any, Any]], schema: Log
         seen = 0
         for batch in batches(g):
             t = batch.column(ts_name).cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy()
-            rows = np.flatnonzero((t >= ctx.start) & (t < ctx.end)) if ctx.start is not None else np.arange(batch.num_rows)
-            whole = len(rows) == batch.num_rows
+            wide = np.flatnonzero((t >= ctx.scan_start) & (t < ctx.end)) if ctx.start is not None else np.arange(batch.num_rows)
+            inside = t[wide] >= ctx.start if ctx.start is not None and ctx.scan_start != ctx.start else None
+            rows = wide[inside] if inside is not None else wide
+            whole = len(wide) == batch.num_rows
             at = win0 + seen
             spans = [(np.searchsorted(idx, [at, at + len(rows)]), idx, places, out) for idx, places, out in targets]
             for j, f in enumerate(schema.features):
                 col = _as_float(batch.column(f))
-                col = col if whole else col.take(pa.array(rows))
+                col = col if whole else col.take(pa.array(wide))
                 values = col.to_numpy(zero_copy_only=False)
                 if col.null_count or (len(values) and not np.isfinite(values).all()):
                     raise _Fallback(ff.display)
+                if inside is not None:
+                    values = values[inside]
                 for (lo, hi), idx, places, out in spans:
                     out[j, places[lo:hi]] = values[idx[lo:hi] - at]
             seen += len(rows)
@@ -1137,6 +1184,8 @@ class Datasets:
     data: "RetrainingData"
     training: "pd.DataFrame | None" = None
     holdout: "pd.DataFrame | None" = None
+    full: "pd.DataFrame | None" = None  # every labelled training row (from scratch), when asked for
+    decay_counts: tuple[int, int, int, int, int] | None = None  # see datasets.decay_verdict
 
 
 def _fast_selection(files: list[_FastFile], ctx: _Ctx, replay_ratio: float, random_seed: int) -> dict[str, Any]:
@@ -1149,26 +1198,25 @@ def _fast_selection(files: list[_FastFile], ctx: _Ctx, replay_ratio: float, rand
     import pandas as pd
 
     if len(files) > 1:
-        hs = np.sort(np.concatenate([p.hash for f in files for p in f.pieces]))
+        hs = np.sort(np.concatenate([h for f in files for p in f.pieces for h in (p.hash, p.extra_hash) if h is not None]))
         if len(hs) > 1 and (hs[1:] == hs[:-1]).any():
             raise _Fallback  # the same prediction on two days: the reference path words it
         del hs
-    cutoff = np.uint64(ctx.holdout_cutoff)
-    parts: dict[str, list[Any]] = {k: [] for k in ("hold", "err", "corr", "cand", "pred", "act", "unit", "err_unit", "err_act", "corr_act")}
+    parts: dict[str, list[Any]] = {k: [] for k in ("hold", "err", "corr", "train", "cand", "pred", "act", "unit", "err_unit", "err_act", "corr_act")}
     win0 = n_lab = n_right = 0
     for f in files:
         for p in f.pieces:
             unit = p.conf / 100.0 if f.scale == "percent" else p.conf
             lab = p.actual >= 0
             right = p.pred == p.actual
-            hold = lab & ((p.hash % np.uint64(10_000)) < cutoff)
+            hold = lab & in_holdout(p.hash, ctx.holdout_cutoff)
             train = lab & ~hold
-            err = train & ~right & (unit > ctx.threshold)
+            err = train & is_error(p.pred, p.actual, unit, ctx.threshold)
             corr = train & right
-            cand = np.flatnonzero(hold | err | corr)
+            cand = np.flatnonzero(hold | train) if ctx.full else np.flatnonzero(hold | err | corr)
             n_lab += int(lab.sum())
             n_right += int((lab & right).sum())
-            for key, mask in (("hold", hold), ("err", err), ("corr", corr)):
+            for key, mask in (("hold", hold), ("err", err), ("corr", corr)) + ((("train", train),) if ctx.full else ()):
                 parts[key].append(np.flatnonzero(mask) + win0)
             parts["cand"].append(cand + win0)
             parts["pred"].append(p.pred[cand])
@@ -1182,21 +1230,17 @@ def _fast_selection(files: list[_FastFile], ctx: _Ctx, replay_ratio: float, rand
     cat = {k: (np.concatenate(v) if v else np.zeros(0, np.int64)) for k, v in parts.items()}
     parts.clear()
     corr_idx, err_idx = cat["corr"], cat["err"]
-    n_replay = min(len(corr_idx), int(round(replay_ratio * len(err_idx))))
-    replay_idx = np.zeros(0, np.int64)
-    if n_replay and len(corr_idx):
-        # The reference's groupby("actual_label").sample(frac, random_state): groups in label
-        # order, the same RandomState draws, so the same rows.
-        rank = np.argsort(np.argsort(np.asarray(ctx.schema.classes, dtype=object)))
-        keys = pd.DataFrame({"k": rank[cat["corr_act"]]})
-        picked = keys.groupby("k", group_keys=False).sample(frac=n_replay / len(corr_idx), random_state=random_seed).index.to_numpy()
-        replay_idx = np.sort(corr_idx[picked])
+    n_replay = replay_count(len(corr_idx), len(err_idx), replay_ratio)
+    # Groups in label order, as the reference's groupby("actual_label").sample draws them.
+    rank = np.argsort(np.argsort(np.asarray(ctx.schema.classes, dtype=object)))
+    replay_idx = np.sort(corr_idx[replay_draw(rank[cat["corr_act"]], n_replay, random_seed)])
     names = np.asarray(ctx.schema.classes, dtype=object)
     by_class = pd.Series(names[cat["err_act"]], dtype=object).value_counts().sort_index() if len(err_idx) else None
     return {
         "rows_in_window": win0, "labelled": n_lab, "hold_idx": cat["hold"], "err_idx": err_idx, "replay_idx": replay_idx,
+        "train_idx": cat["train"],
         "errors_by_class": {str(k): int(v) for k, v in by_class.items()} if by_class is not None else {},
-        "errors_by_band": _bands(cat["err_unit"], ctx.threshold) if len(err_idx) else {},
+        "errors_by_band": confidence_bands(cat["err_unit"], ctx.threshold) if len(err_idx) else {},
         "accuracy": float(np.float64(n_right) / np.float64(n_lab)) if n_lab else None,
         "cand": cat["cand"], "unit": cat["unit"], "pred": cat["pred"], "actual": cat["act"],
     }
@@ -1217,14 +1261,23 @@ def _take_chunked(chunked: Any, idx: Any) -> Any:
 
 
 def _fast_datasets(files: list[_FastFile], schema: LogSchema, ctx: _Ctx, *, window: Window, min_samples: int,
-                   replay_ratio: float, random_seed: int, rows_read: int, sources: list[str], materialise: bool) -> Datasets:
+                   replay_ratio: float, random_seed: int, rows_read: int, sources: list[str], materialise: bool,
+                   full: Any = False) -> Datasets:
     """Holdout, errors and replay from the narrow columns; the output tables are filled in their
     final order straight from what was kept (features of CSV candidates) or read again
-    (Parquet features), so memory holds them about once."""
+    (Parquet features), so memory holds them about once.
+
+    ``full``: also the from-scratch training set (True), or a function of the decay counts
+    that says whether it is wanted (called once, before any full row is built)."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    decay_counts = None
+    if ctx.decay is not None:
+        pcs = [p for f in files for p in f.pieces]
+        decay_counts = (sum(p.scan_rows for p in pcs), *(sum(p.decay[i] for p in pcs) for i in range(4)))
+    want_full = full(decay_counts) if callable(full) else bool(full)
     sel = _fast_selection(files, ctx, replay_ratio, random_seed)
     err_idx, replay_idx, hold_idx = sel["err_idx"], sel["replay_idx"], sel["hold_idx"]
     sel_cand, unit, pred, act = sel.pop("cand"), sel.pop("unit"), sel.pop("pred"), sel.pop("actual")
@@ -1236,6 +1289,7 @@ def _fast_datasets(files: list[_FastFile], schema: LogSchema, ctx: _Ctx, *, wind
         accuracy_in_window=sel["accuracy"], sources=list(sources),
     )
     enough = len(err_idx) >= min_samples and materialise
+    full_idx = sel["train_idx"] if enough and want_full else None
     pieces = [p for f in files for p in f.pieces if p.cand_pos is not None and len(p.cand_pos)]
     offsets, win0 = {}, 0
     for p in (p for f in files for p in f.pieces):
@@ -1259,16 +1313,28 @@ def _fast_datasets(files: list[_FastFile], schema: LogSchema, ctx: _Ctx, *, wind
         in_train[err_idx], in_train[replay_idx] = 1, 2
         train_idx = np.flatnonzero(in_train)
         kinds = pa.array(["", "error", "replay"]).take(pa.array(in_train[train_idx]))
+        jobs: list[tuple[Any, Any, dict[str, Any]]] = [
+            # training_dataset.csv: errors and replay in (created_at, prediction_id) order; ids
+            # are unique, so this is the order of the reference's stable sort. holdout.csv: by id.
+            (train_idx, ["created_at", "prediction_id"], {"sample_type": kinds}), (hold_idx, ["prediction_id"], {})]
+        if full_idx is not None:
+            # training_full.csv: every labelled row outside the holdout, in log order; errors
+            # are "error", the other rows "replay".
+            is_err = np.zeros(sel["rows_in_window"], bool)
+            is_err[err_idx] = True
+            jobs.append((full_idx, [], {"sample_type": pa.array(["replay", "error"]).take(pa.array(is_err[full_idx].astype(np.int8)))}))
+            del is_err
         del in_train
-        # training_dataset.csv: errors and replay in (created_at, prediction_id) order; ids are
-        # unique, so this is the order of the reference's stable sort. holdout.csv: by id.
-        for idx, keys, extra in ((train_idx, ["created_at", "prediction_id"], {"sample_type": kinds}), (hold_idx, ["prediction_id"], {})):
+        for idx, keys, extra in jobs:
             ci = np.searchsorted(cand_pos, idx)
             if (ci >= len(cand_pos)).any() or (cand_pos[np.minimum(ci, len(cand_pos) - 1)] != idx).any():
                 raise _Fallback  # cannot happen: every selected row is a candidate
             ts = pa.array(cand_ts[ci], pa.int64()).cast(pa.timestamp("us", tz="UTC"))
             ids = _take_chunked(cand_ids, ci)
-            order = pc.sort_indices(pa.table({"created_at": ts, "prediction_id": ids}), sort_keys=[(k, "ascending") for k in keys]).to_numpy()
+            if keys:
+                order = pc.sort_indices(pa.table({"created_at": ts, "prediction_id": ids}), sort_keys=[(k, "ascending") for k in keys]).to_numpy()
+            else:
+                order = np.arange(len(idx))
             places = np.empty(len(order), np.int64)
             places[order] = np.arange(len(order))
             si = np.searchsorted(sel_cand, idx)[order]  # the same rows among the selection's candidates
@@ -1302,12 +1368,12 @@ def _fast_datasets(files: list[_FastFile], schema: LogSchema, ctx: _Ctx, *, wind
             c0 += n_cand
     _release()
     if not enough:
-        return Datasets(data)
+        return Datasets(data, decay_counts=decay_counts)
     frames = []
     for _idx, _ci, _places, cols, feats, extra in outputs:
         cols.update({name: pa.array(feats[j]) for j, name in enumerate(schema.features)})
         frames.append(_to_pandas(pa.table({**cols, **extra})))
-    return Datasets(data, frames[0], frames[1])
+    return Datasets(data, frames[0], frames[1], frames[2] if len(frames) > 2 else None, decay_counts)
 
 
 # --------------------------------------------------------------------------- sources
@@ -1438,8 +1504,7 @@ def load_evaluation_log(
 
 
 def _error_mask(df: "pd.DataFrame", confidence_threshold: float) -> Any:
-    labelled = df["actual_label"].notna()
-    return labelled & (df["predicted_label"] != df["actual_label"]) & (df["confidence"] > confidence_threshold)
+    return df["actual_label"].notna() & is_error(df["predicted_label"], df["actual_label"], df["confidence"], confidence_threshold)
 
 
 def filter_errors_for_retraining(
@@ -1479,12 +1544,10 @@ def holdout_mask(prediction_ids: "pd.Series", fraction: float) -> Any:
 
     ids = prediction_ids.astype(str)
     if len(ids) and not ids.isna().any():
-        # Same hash as hash_pandas_object (SipHash of the UTF-8 text, then its bit mixer)
-        # without factorising first, which only pays off for repeated values.
-        h = pd.util.hash_array(ids.to_numpy(dtype=object), categorize=False)
+        h = holdout_hash(ids.to_numpy(dtype=object))
     else:
         h = pd.util.hash_pandas_object(ids, index=False).to_numpy(dtype=np.uint64)
-    return (h % np.uint64(10_000)) < np.uint64(round(fraction * 10_000))
+    return in_holdout(h, holdout_cutoff(fraction))
 
 
 @dataclass
@@ -1504,6 +1567,7 @@ class RetrainingData:
     dataset_path: Path | None = None
     holdout_path: Path | None = None
     sources: list[str] = field(default_factory=list)
+    full_dataset_path: Path | None = None  # training_full.csv (from scratch), when asked for
 
     @property
     def enough(self) -> bool:
@@ -1528,64 +1592,7 @@ class RetrainingData:
         }
 
 
-def _bands(conf: "pd.Series", threshold: float) -> dict[str, int]:
-    """Error counts per confidence band above the threshold: (t, 0.8], (0.8, 0.9], (0.9, 1]."""
-    edges = [threshold] + [e for e in (0.8, 0.9) if e > threshold] + [1.0]
-    return {f"({lo:.2f}, {hi:.2f}]": int(((conf > lo) & (conf <= hi)).sum()) for lo, hi in zip(edges, edges[1:])}
-
-
-def _training_frame(errors: "pd.DataFrame", replay: "pd.DataFrame") -> "pd.DataFrame":
-    """Errors and replay rows with ``sample_type``, in time order, as written to training_dataset.csv."""
-    import pandas as pd
-
-    dataset = pd.concat([errors.assign(sample_type="error"), replay.assign(sample_type="replay")], ignore_index=True)
-    return dataset.sort_values(["created_at", "prediction_id"], kind="stable").drop(columns=["_line"], errors="ignore")
-
-
-def _holdout_frame(holdout: "pd.DataFrame") -> "pd.DataFrame":
-    """Holdout rows by ``prediction_id``, as written to holdout.csv."""
-    return holdout.drop(columns=["_line"], errors="ignore").sort_values("prediction_id")
-
-
-def _pandas_datasets(
-    frame: "pd.DataFrame", *, window: Window, confidence_threshold: float, min_samples: int, holdout_fraction: float,
-    replay_ratio: float, random_seed: int, rows_read: int, sources: list[str] | None, materialise: bool,
-) -> Datasets:
-    """The reference selection on a validated frame (see :func:`build_datasets`)."""
-    labelled = frame[frame["actual_label"].notna()] if len(frame) else frame
-    in_holdout = holdout_mask(labelled["prediction_id"], holdout_fraction) if len(labelled) else []
-    holdout = labelled[in_holdout] if len(labelled) else labelled
-    train_pool = labelled[~in_holdout] if len(labelled) else labelled
-    err = train_pool[_error_mask(train_pool, confidence_threshold)] if len(train_pool) else train_pool
-    correct = train_pool[train_pool["predicted_label"] == train_pool["actual_label"]] if len(train_pool) else train_pool
-    n_replay = min(len(correct), int(round(replay_ratio * len(err))))
-    if n_replay and len(correct):
-        frac = n_replay / len(correct)
-        replay = correct.groupby("actual_label", group_keys=False).sample(frac=frac, random_state=random_seed)
-    else:
-        replay = correct.iloc[0:0]
-    accuracy = (
-        float((labelled["predicted_label"] == labelled["actual_label"]).mean()) if len(labelled) else None
-    )
-    data = RetrainingData(
-        window=window,
-        rows_read=rows_read,
-        rows_in_window=len(frame),
-        labelled=len(labelled),
-        holdout_size=len(holdout),
-        error_count=len(err),
-        replay_size=len(replay) if len(err) >= min_samples else 0,
-        errors_by_class={str(k): int(v) for k, v in err["actual_label"].value_counts().sort_index().items()} if len(err) else {},
-        errors_by_band=_bands(err["confidence"], confidence_threshold) if len(err) else {},
-        accuracy_in_window=accuracy,
-        sources=list(sources or []),
-    )
-    if not materialise or len(err) < min_samples:
-        return Datasets(data)
-    return Datasets(data, _training_frame(err, replay), _holdout_frame(holdout))
-
-
-def _write_datasets(ds: Datasets, workdir: Path | None) -> RetrainingData:
+def write_datasets(ds: Datasets, workdir: Path | None) -> RetrainingData:
     """Write training_dataset.csv and holdout.csv to ``workdir`` when there is a training set."""
     data = ds.data
     if workdir is None or ds.training is None:
@@ -1595,35 +1602,10 @@ def _write_datasets(ds: Datasets, workdir: Path | None) -> RetrainingData:
     ds.training.to_csv(data.dataset_path, index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ")
     data.holdout_path = workdir / "holdout.csv"
     ds.holdout.to_csv(data.holdout_path, index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ")
+    if ds.full is not None:
+        data.full_dataset_path = workdir / "training_full.csv"
+        ds.full.to_csv(data.full_dataset_path, index=False)
     return data
-
-
-def build_datasets(
-    frame: "pd.DataFrame",
-    *,
-    window: Window,
-    confidence_threshold: float,
-    min_samples: int,
-    holdout_fraction: float,
-    replay_ratio: float,
-    random_seed: int,
-    workdir: Path | None,
-    rows_read: int = 0,
-    sources: list[str] | None = None,
-) -> RetrainingData:
-    """Split the window's labelled rows into holdout / errors / replay and write CSVs.
-
-    ``frame`` holds validated rows inside ``window``. The holdout (hash of
-    ``prediction_id``) is never trained on. Errors come from the rest; the replay
-    sample of correct rows is ``replay_ratio`` x errors, stratified by class.
-    ``workdir=None`` computes the figures only (dry run).
-    """
-    ds = _pandas_datasets(
-        frame, window=window, confidence_threshold=confidence_threshold, min_samples=min_samples,
-        holdout_fraction=holdout_fraction, replay_ratio=replay_ratio, random_seed=random_seed,
-        rows_read=rows_read, sources=sources, materialise=workdir is not None,
-    )
-    return _write_datasets(ds, workdir)
 
 
 def select_datasets(
@@ -1637,16 +1619,28 @@ def select_datasets(
     replay_ratio: float,
     random_seed: int,
     materialise: bool = True,
+    decay_periods: tuple[datetime, datetime] | None = None,
+    full: Any = False,
 ) -> Datasets:
     """Read and validate ``sources``, keep the window, and select holdout, errors and replay.
 
-    The same result as :func:`read_sources` followed by :func:`build_datasets`, computed
-    on the fast path: only the narrow columns of every row in the window are held, and
-    full rows only for the rows selected (Parquet files are read a second time for them).
-    ``materialise=False`` returns the figures only. Raises ``EvaluationLogError`` listing
-    every problem, like :func:`read_sources`.
+    The one selection of the package (the job, its dry run, ``python -m ml_pipeline.data_loader``,
+    the guide's functions and the benchmark all call it). Only the narrow columns of the
+    window's rows are held, and full rows only for the rows selected (read again from plain
+    CSV and Parquet files). ``materialise=False`` returns the figures only.
+
+    ``decay_periods``: ``(reference start, recent start)`` of the decay check; the rows from
+    the reference start on are read and validated too, and counted in ``decay_counts``.
+    ``full``: also build the from-scratch training set (True, or a function of the decay
+    counts returning whether it is wanted). A file the fast path cannot vouch for is read by
+    the diagnostic reader, which raises ``EvaluationLogError`` listing every problem; its
+    rows then go through the same selection.
     """
-    ctx = _Ctx(schema, window, "candidates", confidence_threshold, round(holdout_fraction * 10_000))
+    scan = Window(min(ensure_utc(decay_periods[0]), window.start), window.end) if decay_periods is not None else None
+    ctx = _Ctx(schema, window, "candidates", confidence_threshold, holdout_cutoff(holdout_fraction), full=full is not False,
+               scan=scan, decay=(_us(decay_periods[0]), _us(decay_periods[1])) if decay_periods is not None else None)
+    kw = dict(window=window, min_samples=min_samples, replay_ratio=replay_ratio, random_seed=random_seed,
+              materialise=materialise, full=full)
     diagnose: set[str] = set()
     try:
         files = []
@@ -1656,19 +1650,46 @@ def select_datasets(
             except _Fallback:
                 diagnose.add(src.display)
                 raise
-        return _fast_datasets(
-            files, schema, ctx, window=window, min_samples=min_samples, replay_ratio=replay_ratio,
-            random_seed=random_seed, rows_read=sum(f.rows_read for f in files),
-            sources=[s.display for s in sources], materialise=materialise,
-        )
+        return _fast_datasets(files, schema, ctx, rows_read=sum(f.rows_read for f in files), sources=[s.display for s in sources], **kw)
     except _Fallback as exc:
         diagnose.update(exc.args)
-    loaded = _read_sources(sources, schema, window, diagnose)
-    return _pandas_datasets(
-        loaded.frame, window=window, confidence_threshold=confidence_threshold, min_samples=min_samples,
-        holdout_fraction=holdout_fraction, replay_ratio=replay_ratio, random_seed=random_seed,
-        rows_read=loaded.rows_read, sources=loaded.sources, materialise=materialise,
-    )
+    loaded = _read_sources(sources, schema, ctx.scan or window, diagnose)
+    ff = _frame_file(loaded.frame, schema, ctx)
+    return _fast_datasets([ff], schema, ctx, rows_read=loaded.rows_read, sources=loaded.sources, **kw)
+
+
+def _frame_file(frame: "pd.DataFrame", schema: LogSchema, ctx: _Ctx) -> _FastFile:
+    """A validated frame (the diagnostic reader's) as one piece, for :func:`_fast_datasets`."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
+    n = len(frame)
+    ts = pd.DatetimeIndex(frame["created_at"]).as_unit("us").asi8 if n else np.zeros(0, np.int64)
+    classes = pd.Index(schema.classes)
+    pred = classes.get_indexer(frame["predicted_label"]).astype(np.int8) if n else np.zeros(0, np.int8)
+    actual = (classes.get_indexer(frame["actual_label"].where(frame["actual_label"].notna(), None)).astype(np.int8)
+              if n else np.zeros(0, np.int8))
+    conf = frame["confidence"].to_numpy(dtype=float) if n else np.zeros(0)
+    ids = frame["prediction_id"].to_numpy(dtype=object) if n else np.zeros(0, object)
+    h = holdout_hash(ids)
+    piece = _Piece(rows=n, window_rows=n, conf=conf, pred=pred, actual=actual, hash=h, scan_rows=n)
+    if ctx.decay is not None and n:
+        labelled, right = actual >= 0, pred == actual
+        ref0, recent0 = ctx.decay
+        ref, recent = labelled & (ts >= ref0) & (ts < recent0), labelled & (ts >= recent0)
+        piece.decay = (int(ref.sum()), int((ref & right).sum()), int(recent.sum()), int((recent & right).sum()))
+        inside = np.flatnonzero(ts >= ctx.start)
+        if len(inside) != n:
+            piece.extra_hash = h[ts < ctx.start]
+            piece.window_rows, ts, ids, h = len(inside), ts[inside], ids[inside], h[inside]
+            piece.conf, piece.pred, piece.actual, piece.hash = conf[inside], pred[inside], actual[inside], h
+            frame = frame.iloc[inside]
+    keep = np.flatnonzero(piece.actual >= 0)
+    piece.cand_pos, piece.cand_ts, piece.cand_ids = keep, ts[keep], pa.array(ids[keep], pa.string())
+    piece.cand_feat = (np.stack([frame[f].to_numpy(dtype=float)[keep] for f in schema.features])
+                       if schema.features else np.zeros((0, len(keep))))
+    return _FastFile("frame", "frame", n, [piece], "unit")
 
 
 def collect_retraining_data(
@@ -1693,7 +1714,7 @@ def collect_retraining_data(
             holdout_fraction=r.holdout_fraction, replay_ratio=r.replay_ratio, random_seed=r.random_seed,
             materialise=workdir is not None,
         )
-    return _write_datasets(ds, workdir)
+    return write_datasets(ds, workdir)
 
 
 def prepare_retraining_data(

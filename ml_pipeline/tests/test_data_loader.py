@@ -12,7 +12,6 @@ import pytest
 from ml_pipeline.data_loader import (
     LogSchema,
     Window,
-    build_datasets,
     collect_retraining_data,
     filter_errors_for_retraining,
     holdout_mask,
@@ -214,12 +213,12 @@ def test_datasets_never_train_on_holdout_and_replay_ratio(store, settings, sampl
     assert data.holdout_size == len(hold) > 0 and hold["actual_label"].notna().all()
 
 
-def test_too_few_errors_writes_no_dataset(tmp_path):
-    frame = pd.DataFrame({"prediction_id": ["a"], "created_at": pd.to_datetime([AS_OF - timedelta(hours=1)], utc=True),
-                          "predicted_label": ["draw"], "actual_label": ["home_win"], "confidence": [0.9]})
-    data = build_datasets(frame, window=Window.ending_at(AS_OF, 7), confidence_threshold=0.7, min_samples=10,
-                          holdout_fraction=0.0001, replay_ratio=2, random_seed=1, workdir=tmp_path)
-    assert data.error_count == 1 and not data.enough and not list(tmp_path.iterdir())
+def test_too_few_errors_writes_no_dataset(store, settings, tmp_path):
+    log = small_log(5, start=AS_OF - timedelta(hours=5)).assign(predicted_outcome="draw", actual_outcome="home_win", confidence_score=90.0)
+    put_log(store, log)
+    data = collect_retraining_data(settings, store, as_of=AS_OF, workdir=tmp_path / "d")
+    expected = int((~holdout_mask(log["prediction_id"], 0.2)).sum())
+    assert data.error_count == expected >= 1 and not data.enough and not (tmp_path / "d").exists()
 
 
 def test_schema_maps_names_back():
