@@ -323,8 +323,10 @@ class Job:
                 final = {"status": "failed", "error_message": describe(exc)}
                 retryable = True
             except PipelineError as exc:
+                from ml_pipeline.data_loader import public_message
+
                 log.error("run failed: %s", describe(exc))
-                final = {"status": "failed", "error_message": describe(exc)}
+                final = {"status": "failed", "error_message": public_message(exc)}  # no log cell values
                 retryable = exc.retryable
             except Exception as exc:  # recorded as failed; the traceback goes to the run log
                 log.exception("run failed unexpectedly")

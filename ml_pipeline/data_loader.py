@@ -21,6 +21,7 @@ An error is a labelled row with ``predicted_label != actual_label`` and
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import tempfile
@@ -57,6 +58,7 @@ log = logging.getLogger(__name__)
 LOGICAL_COLUMNS = ("prediction_id", "created_at", "predicted_label", "actual_label", "confidence")
 DAILY_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.(csv|csv\.gz|parquet)$")
 MAX_EXAMPLES = 5
+MAX_VALUE_CHARS = 40  # of a cell value quoted in a message
 BATCH_BYTES = 16 << 20
 
 
@@ -100,18 +102,50 @@ class Problems:
     def __bool__(self) -> bool:
         return bool(self._items)
 
-    def message(self) -> str:
-        """One message listing every problem with examples and the fix."""
+    def message(self, *, values: bool = True) -> str:
+        """One message listing every problem with examples and the fix.
+
+        ``values=False``: the lines of the examples without the cell values (what may be
+        stored in a run's ``error_message`` and so end up in issue comments); with values,
+        each is cut to :data:`MAX_VALUE_CHARS` characters with control characters escaped.
+        """
         lines = [f"evaluation log '{self.source}' has {len(self._items)} problem(s):"]
         for p in self._items.values():
             line = f"  - column {p.column} {p.rule}"
             if p.count:
                 line += f"; {p.count} row(s) are not"
-            if p.examples:
-                shown = ", ".join(f"line {r}: {v!r}" for r, v in p.examples)
-                line += f" ({shown})"
+            if p.examples and values:
+                line += " (" + ", ".join(f"line {r}: {shown(v)}" for r, v in p.examples) + ")"
+            elif p.examples:
+                line += " (line " + ", ".join(str(r) for r, _v in p.examples) + ")"
             lines.append(f"{line}. Fix: {p.fix}")
         return "\n".join(lines)
+
+
+def shown(value: Any, limit: int = 0) -> str:
+    """A log value for a message: its repr (control characters escaped), cut to ``limit``
+    (default :data:`MAX_VALUE_CHARS`) characters of the value."""
+    limit = limit or MAX_VALUE_CHARS
+    if isinstance(value, (str, bytes)) and len(value) > limit:
+        return repr(value[:limit]) + "..."
+    text = repr(value)
+    return text if len(text) <= limit + 3 else text[:limit] + "..."
+
+
+class LogError(EvaluationLogError):
+    """An :class:`EvaluationLogError` that also has a form without cell values (``public``),
+    which the job records as the run's ``error_message``."""
+
+    def __init__(self, message: str, public: str | None = None) -> None:
+        super().__init__(message)
+        self.public = message if public is None else public
+
+
+def public_message(exc: BaseException) -> str:
+    """What may be stored and shown outside the run log: ``LogError.public``, else ``describe``."""
+    from ml_pipeline.errors import describe
+
+    return exc.public if isinstance(exc, LogError) else describe(exc)
 
 
 # --------------------------------------------------------------------------- columns
@@ -203,10 +237,43 @@ def file_format(name: str) -> str:
     for suffix in (".csv.gz", ".csv", ".parquet"):
         if low.endswith(suffix):
             return suffix[1:]
-    raise EvaluationLogError(
+    raise LogError(
         f"evaluation log '{name}' has an unknown file type; use .csv, .csv.gz or .parquet "
         "(set evaluation_log.path in model_config.yaml)"
     )
+
+
+class _Inflated(io.RawIOBase):
+    """A .csv.gz file's decompressed bytes, refused with a ``LogError`` as soon as they pass the
+    size limit (a small file that inflates to gigabytes is never inflated into memory)."""
+
+    def __init__(self, path: Path, display: str, limit: int) -> None:
+        import gzip
+
+        super().__init__()
+        self._gz, self._display, self._limit, self._seen = gzip.open(path, "rb"), display, limit, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self._gz.readinto(buffer)
+        self._seen += n
+        if self._seen > self._limit:
+            raise LogError(
+                f"evaluation log '{self._display}' inflates to more than {self._limit:,} bytes, over the limit of "
+                f"evaluation_log.max_bytes; split it into daily files (path ending in '/') or raise evaluation_log.max_bytes"
+            )
+        return n
+
+    def close(self) -> None:
+        self._gz.close()
+        super().close()
+
+
+def csv_input(path: Path, display: str, fmt: str, schema: LogSchema) -> Any:
+    """What pyarrow's CSV reader reads: the file, or for .csv.gz its size-limited decompressed stream."""
+    return _Inflated(path, display, schema.max_bytes) if fmt == "csv.gz" else path
 
 
 def _arrow_types(schema: LogSchema, typed: bool, ts_type: Any) -> dict[str, Any]:
@@ -222,11 +289,11 @@ def _arrow_types(schema: LogSchema, typed: bool, ts_type: Any) -> dict[str, Any]
     return types
 
 
-def _iter_csv(path: Path, schema: LogSchema, typed: bool, ts_type: Any) -> Iterator["pa.RecordBatch"]:
+def _iter_csv(source: Any, schema: LogSchema, typed: bool, ts_type: Any) -> Iterator["pa.RecordBatch"]:
     import pyarrow.csv as pacsv
 
     reader = pacsv.open_csv(
-        path,
+        source,
         read_options=pacsv.ReadOptions(block_size=BATCH_BYTES),
         convert_options=pacsv.ConvertOptions(
             include_columns=schema.file_columns,
@@ -250,7 +317,7 @@ def _check_header(path: Path, display: str, fmt: str, schema: LogSchema) -> None
     import pyarrow as pa
 
     if path.stat().st_size == 0:
-        raise EvaluationLogError(
+        raise LogError(
             f"evaluation log '{display}' is empty (0 bytes); upload a file with a header and rows"
         )
     try:
@@ -263,27 +330,30 @@ def _check_header(path: Path, display: str, fmt: str, schema: LogSchema) -> None
             import pyarrow.csv as pacsv
 
             reader = pacsv.open_csv(
-                path,
+                csv_input(path, display, fmt, schema),
                 read_options=pacsv.ReadOptions(block_size=1 << 16),
                 convert_options=pacsv.ConvertOptions(column_types={}, include_columns=[]),
             )
             names = reader.schema.names
             n_rows = None
     except (pa.ArrowInvalid, OSError, EOFError) as exc:
-        raise EvaluationLogError(
-            f"evaluation log '{display}' cannot be read as {fmt}: {exc}; check that the file is "
-            f"a complete {fmt} file"
-        ) from exc
+        raise LogError(
+            f"evaluation log '{display}' cannot be read as {fmt}: {shown(str(exc), 200)}; check that the file is "
+            f"a complete {fmt} file",
+            f"evaluation log '{display}' cannot be read as {fmt}; check that the file is a complete {fmt} file",
+        ) from None
     missing = [c for c in schema.file_columns if c not in names]
     if missing:
         pretty = ", ".join(schema.label(schema.logical_name(m)) for m in missing)
-        raise EvaluationLogError(
+        raise LogError(
             f"evaluation log '{display}' is missing column(s) {pretty}; the file has "
-            f"{names}. Fix: add the column(s), or map your names under 'columns:' "
-            "(and model.features) in model_config.yaml"
+            f"[{', '.join(shown(n) for n in names[:50])}]. Fix: add the column(s), or map your names under 'columns:' "
+            "(and model.features) in model_config.yaml",
+            f"evaluation log '{display}' is missing column(s) {pretty}. Fix: add the column(s), or map your names "
+            "under 'columns:' (and model.features) in model_config.yaml",
         )
     if n_rows == 0:
-        raise EvaluationLogError(f"evaluation log '{display}' has a header but no rows")
+        raise LogError(f"evaluation log '{display}' has a header but no rows")
 
 
 def _timestamp_chain() -> list[Any]:
@@ -471,7 +541,7 @@ def read_log_file(path: Path, display: str, schema: LogSchema, window: Window | 
     fmt = file_format(display)
     size = path.stat().st_size
     if size > schema.max_bytes:
-        raise EvaluationLogError(
+        raise LogError(
             f"evaluation log '{display}' is {size:,} bytes, over the limit of {schema.max_bytes:,}; "
             "split it into daily files (path ending in '/') or raise evaluation_log.max_bytes"
         )
@@ -486,7 +556,7 @@ def read_log_file(path: Path, display: str, schema: LogSchema, window: Window | 
         attempt = Problems(display)
         frames, line, rows_read = [], 1 if fmt == "parquet" else 2, 0
         try:
-            batches = _iter_parquet(path, schema) if fmt == "parquet" else _iter_csv(path, schema, typed, ts_type)
+            batches = _iter_parquet(path, schema) if fmt == "parquet" else _iter_csv(csv_input(path, display, fmt, schema), schema, typed, ts_type)
             for batch in batches:
                 frames.append(_to_frame(batch, schema, line, attempt, window))
                 line += batch.num_rows
@@ -494,14 +564,15 @@ def read_log_file(path: Path, display: str, schema: LogSchema, window: Window | 
         except (pa.ArrowInvalid, OSError) as exc:
             if typed:
                 continue
-            raise EvaluationLogError(
-                f"evaluation log '{display}' cannot be parsed as {fmt}: {exc}; check quoting and "
-                "the number of fields per line"
-            ) from exc
+            raise LogError(
+                f"evaluation log '{display}' cannot be parsed as {fmt}: {shown(str(exc), 200)}; check quoting and "
+                "the number of fields per line",
+                f"evaluation log '{display}' cannot be parsed as {fmt}; check quoting and the number of fields per line",
+            ) from None
         break
     problems.merge(attempt)
     if rows_read == 0:
-        raise EvaluationLogError(f"evaluation log '{display}' has a header but no rows")
+        raise LogError(f"evaluation log '{display}' has a header but no rows")
     frames = [f for f in frames if len(f)]
     cols = ["_line", "created_at", *LOGICAL_COLUMNS[:1], "predicted_label", "actual_label", "confidence", *schema.features]
     df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({c: [] for c in cols})
@@ -800,7 +871,7 @@ def _workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def _csv_pieces(path: Path, fmt: str, ctx: _Ctx) -> tuple[list[_Piece], Any]:
+def _csv_pieces(path: Path, fmt: str, ctx: _Ctx, display: str) -> tuple[list[_Piece], Any]:
     """Parse a CSV file (typed) into window-cut pieces, trying naive then aware timestamps.
 
     Returns the pieces and, when the candidates' features are left for a second pass
@@ -813,7 +884,7 @@ def _csv_pieces(path: Path, fmt: str, ctx: _Ctx) -> tuple[list[_Piece], Any]:
         try:
             if fmt == "csv.gz":  # one stream: no byte ranges, no second pass
                 ro, co = _csv_options(ctx.schema, ts_type, None, BATCH_BYTES)
-                reader = pacsv.open_csv(path, read_options=ro, convert_options=co)
+                reader = pacsv.open_csv(csv_input(path, display, fmt, ctx.schema), read_options=ro, convert_options=co)
                 return [_process(b, ctx, features=True) for b in reader if b.num_rows], None
             return _csv_parallel(path, ctx, ts_type)
         except pa.ArrowInvalid:
@@ -1018,7 +1089,7 @@ def _fast_read(path: Path, display: str, schema: LogSchema, ctx: _Ctx) -> _FastF
                 second = ("parquet", None, _units(pieces))
         else:
             first = replace(ctx, candidate_features=False) if ctx.keep == "candidates" and fmt == "csv" else ctx
-            pieces, csv_pass = _csv_pieces(path, fmt, first)
+            pieces, csv_pass = _csv_pieces(path, fmt, first, display)
             rows_read = 0
             for p in pieces:
                 p.row0, rows_read = rows_read, rows_read + p.rows
@@ -1401,7 +1472,7 @@ def resolve_sources(store: "Store", log_path: str, window: Window | None, workdi
             if wanted is None or date.fromisoformat(m.group(1)) in wanted:
                 keys.append(obj.name)
         if not objects:
-            raise EvaluationLogError(
+            raise LogError(
                 f"no evaluation log files under '{BUCKET}/{log_path}'; upload daily files named "
                 "YYYY-MM-DD.csv, .csv.gz or .parquet there"
             )
@@ -1409,7 +1480,7 @@ def resolve_sources(store: "Store", log_path: str, window: Window | None, workdi
             days = window.days()
             dated = sorted(o.name for o in objects if DAILY_FILE.match(o.name[len(log_path):]))
             newest = f"the newest is '{dated[-1]}'" if dated else "none is named YYYY-MM-DD.csv|.csv.gz|.parquet"
-            raise EvaluationLogError(
+            raise LogError(
                 f"no evaluation log file under '{BUCKET}/{log_path}' for {days[0]} .. {days[-1]} (UTC); {newest}. "
                 "Check that the prediction service still exports its daily file"
             )
@@ -1421,7 +1492,7 @@ def resolve_sources(store: "Store", log_path: str, window: Window | None, workdi
         try:
             local = store.download_object(BUCKET, key, workdir / key.replace("/", "__"))
         except StoreError as exc:
-            raise EvaluationLogError(
+            raise LogError(
                 f"evaluation log '{BUCKET}/{key}' not found; upload it to the '{BUCKET}' bucket "
                 "or set evaluation_log.path in model_config.yaml"
             ) from exc
@@ -1455,16 +1526,18 @@ def _read_sources(sources: list[LogSource], schema: LogSchema, window: Window | 
             problems_all.append(problems)
         frames.append(df)
     if problems_all:
-        raise EvaluationLogError("\n".join(p.message() for p in problems_all))
+        raise LogError("\n".join(p.message() for p in problems_all), "\n".join(p.message(values=False) for p in problems_all))
     frame = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else frames[0]
     if len(sources) > 1 and len(frame):
         dup = frame["prediction_id"].duplicated(keep=False)
         if dup.any():
             ids = frame.loc[dup, "prediction_id"].unique()[:MAX_EXAMPLES].tolist()
-            raise EvaluationLogError(
+            raise LogError(
                 f"evaluation log files under '{sources[0].display.rsplit('/', 1)[0]}/' repeat "
-                f"prediction_id values across days ({int(dup.sum())} rows, e.g. {ids}); "
-                "each prediction must be logged once"
+                f"prediction_id values across days ({int(dup.sum())} rows, e.g. {', '.join(shown(i) for i in ids)}); "
+                "each prediction must be logged once",
+                f"evaluation log files under '{sources[0].display.rsplit('/', 1)[0]}/' repeat "
+                f"prediction_id values across days ({int(dup.sum())} rows); each prediction must be logged once",
             )
     return LoadedLog(frame=frame, rows_read=rows_read, sources=[s.display for s in sources])
 
@@ -1496,7 +1569,7 @@ def load_evaluation_log(
     if source is not None:
         path = Path(source)
         if not path.is_file():
-            raise EvaluationLogError(f"evaluation log '{path}' not found")
+            raise LogError(f"evaluation log '{path}' not found")
         return read_sources([LogSource(str(path), path)], schema, window).frame
     with tempfile.TemporaryDirectory(prefix="ml_pipeline-log-") as tmp:
         sources = resolve_sources(store, settings.model.evaluation_log.path, window, Path(tmp))
