@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -291,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [parse_size(s) for s in args.sizes.split(",") if s]
     formats = [f for f in args.formats.split(",") if f]
     engines = tuple(e for e in args.engines.split(",") if e)
-    results: dict[str, Any] = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "repeats": args.repeats,
+    results: dict[str, Any] = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "repeats": args.repeats,
                                "machine": machine(), "load_before": " ".join(f"{x:.2f}" for x in os.getloadavg()), "filter": []}
     if Path(args.code).resolve() != REPO:
         results["machine"]["commit"] += f"; whole job run from {args.code}"

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ml_pipeline import data_loader as dl
+from ml_pipeline import log_reader, log_sources, selection
 from ml_pipeline.data_loader import LogSchema, LogSource, Window, read_log_file, select_datasets
 
 from .conftest import AS_OF, CONFIG
@@ -121,7 +122,7 @@ def write(df, path, fmt, **kw):
 
 @pytest.fixture
 def small_ranges(monkeypatch):
-    monkeypatch.setattr(dl, "CSV_CHUNK_BYTES", 16 << 10)  # many byte ranges, several threads
+    monkeypatch.setattr(log_reader, "CSV_CHUNK_BYTES", 16 << 10)  # many byte ranges, several threads
 
 
 @pytest.fixture
@@ -134,7 +135,7 @@ def diagnostic(monkeypatch):
         seen.append(display)
         return original(path, display, *args, **kwargs)
 
-    monkeypatch.setattr(dl, "read_log_file", spy)
+    monkeypatch.setattr(log_sources, "read_log_file", spy)
     return seen
 
 
@@ -204,7 +205,7 @@ def test_fast_read_equals_diagnostic_read_and_files_are_byte_identical(tmp_path,
     pd.testing.assert_frame_equal(fast.frame, slow, check_exact=True)
     b = dl.write_datasets(run_fast([path], schema), tmp_path / "fast")
     with pytest.MonkeyPatch.context() as mp:  # the same selection on the diagnostic reader's rows
-        mp.setattr(dl, "_fast_read", _decline)
+        mp.setattr(selection, "_fast_read", _decline)
         a = dl.write_datasets(run_fast([path], schema), tmp_path / "ref")
     assert a.summary() == b.summary()
     for name in ("training_dataset.csv", "holdout.csv"):
@@ -245,7 +246,7 @@ def test_job_selection_decay_counts_and_full_training_set(tmp_path, schema, smal
     else:
         path = write(log, tmp_path / f"log.{fmt}", fmt)
     if path_kind == "diagnostic":
-        monkeypatch.setattr(dl, "_fast_read", _decline)
+        monkeypatch.setattr(selection, "_fast_read", _decline)
     periods = (AS_OF - timedelta(days=16), AS_OF - timedelta(days=2))
     asked = []
     ds = select_datasets([LogSource(path.name, path)], schema, Window.ending_at(AS_OF, LOOKBACK), confidence_threshold=THRESHOLD,

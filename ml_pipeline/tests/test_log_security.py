@@ -10,6 +10,7 @@ from dataclasses import replace
 import pytest
 
 from ml_pipeline import data_loader as dl
+from ml_pipeline import log_schema, selection
 from ml_pipeline.errors import EvaluationLogError
 from ml_pipeline.store import BUCKET_EVALUATION_LOGS
 
@@ -48,7 +49,7 @@ def test_gzip_that_inflates_past_the_limit_is_refused_while_streaming(tmp_path, 
     path = gzip_bomb(tmp_path / "log.csv.gz", inflated_mb=96)
     assert path.stat().st_size < 2 << 20  # small on disk, far under the limit
     if reader == "diagnostic":
-        monkeypatch.setattr(dl, "_fast_read", lambda *a, **k: (_ for _ in ()).throw(dl._Fallback()))
+        monkeypatch.setattr(selection, "_fast_read", lambda *a, **k: (_ for _ in ()).throw(dl._Fallback()))
     inflated = []
     original = dl._Inflated.readinto
 
@@ -62,7 +63,7 @@ def test_gzip_that_inflates_past_the_limit_is_refused_while_streaming(tmp_path, 
     with pytest.raises(EvaluationLogError, match=r"'log.csv.gz' inflates to more than 8,388,608 bytes.*evaluation_log.max_bytes"):
         select(path, replace(schema, max_bytes=limit))
     # stopped at the limit (plus at most one read block), not after inflating all 96 MB
-    assert sum(inflated) <= limit + dl.BATCH_BYTES + (1 << 20)
+    assert sum(inflated) <= limit + log_schema.BATCH_BYTES + (1 << 20)
 
 
 def test_gzip_under_the_limit_is_read(tmp_path, schema):
