@@ -159,7 +159,7 @@ def bench_job(n: int, fmt: str, repeats: int, code: Path) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="bench-job-") as tmp:
             home = Path(tmp) / "home"
             shutil.copytree(template, home)
-            r = child(["run", "--", *cmd], env={**job_env(home), "PYTHONPATH": str(code)}, cwd=code)
+            r = child(["run", "--cwd", str(code), "--", *cmd], env=job_env(home))
         if r["returncode"] != 0 or "completed" not in r["stdout"]:
             raise SystemExit(f"the job did not complete (exit {r['returncode']}):\n{r['stdout']}\n{r['stderr']}")
         runs.append(r)

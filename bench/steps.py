@@ -137,14 +137,14 @@ IMPORTS = {"ours": _OURS, "ours_window": _OURS,
            "pandas": ("pandas", "pyarrow.parquet"), "duckdb": ("duckdb", "pyarrow")}
 
 
-def run_command(cmd: list[str]) -> dict[str, Any]:
+def run_command(cmd: list[str], cwd: str | None = None) -> dict[str, Any]:
     """Wall time, exit code and peak RSS (largest descendant) of one command; for the job, the
     trainer's own wall time (from the job's log line that starts it to the next line)."""
     import subprocess
     from datetime import datetime
 
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd)
     seconds = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     trainer = None
@@ -161,7 +161,10 @@ def main(argv: list[str]) -> int:
     import importlib
 
     if argv and argv[0] == "run":
-        out = run_command(argv[2:] if argv[1:2] == ["--"] else argv[1:])
+        cwd = None
+        if argv[1:2] == ["--cwd"]:
+            cwd, argv = argv[2], argv[:1] + argv[3:]
+        out = run_command(argv[2:] if argv[1:2] == ["--"] else argv[1:], cwd)
     else:
         engine, path = argv[0], Path(argv[1])
         for mod in IMPORTS[engine]:

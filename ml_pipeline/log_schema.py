@@ -90,7 +90,7 @@ class Problems:
             if p.examples and values:
                 line += " (" + ", ".join(f"line {r}: {shown(v)}" for r, v in p.examples) + ")"
             elif p.examples:
-                line += " (line " + ", ".join(str(r) for r, _v in p.examples) + ")"
+                line += " (" + ", ".join(f"line {r}" for r, _v in p.examples) + ")"
             lines.append(f"{line}. Fix: {p.fix}")
         return "\n".join(lines)
 
