@@ -224,7 +224,7 @@ def render(results: dict[str, Any], command: str) -> str:
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     window_only = [f for f in results["filter"] if "ours_window" in f]
-    for f in results["filter"]:
+    for f in (f for f in results["filter"] if "ours" in f):
         o, p, d = f["ours"], f.get("pandas"), f.get("duckdb")
         lines.append(
             f"| {f['size']} | {f['format']} | {f['bytes'] / 2**20:.0f} | {o['seconds']:.2f} | "
@@ -255,7 +255,7 @@ def render(results: dict[str, Any], command: str) -> str:
     filters = {(f["size"], f["format"]): f for f in results["filter"]}
     for f in results["filter"]:
         t = TARGETS.get((f["size"], f["format"]))
-        if t and "duckdb" in f:
+        if t and "duckdb" in f and "ours" in f:
             r = f["ours"]["seconds"] / f["duckdb"]["seconds"]
             lines.append(f"| filter, {f['size']} {f['format']}: time <= {t['vs_duckdb']}x DuckDB | {r:.2f}x | {verdict(r <= t['vs_duckdb'])} |")
     for j in results.get("jobs", []):

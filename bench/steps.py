@@ -149,7 +149,7 @@ def run_command(cmd: list[str], cwd: str | None = None) -> dict[str, Any]:
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     trainer = None
     lines = [ln for ln in proc.stderr.splitlines() if ln[:4].isdigit()]
-    for a, b in zip(lines, lines[1:]):
+    for a, b in zip(lines, lines[1:], strict=False):
         if " running train_model.py " in a:
             stamp = [datetime.strptime(x[:23], "%Y-%m-%d %H:%M:%S,%f") for x in (a, b)]
             trainer = (stamp[1] - stamp[0]).total_seconds()
