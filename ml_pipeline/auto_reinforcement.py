@@ -353,20 +353,16 @@ class Job:
         periods = (recent - timedelta(days=s.model.decay.reference_days), recent)
         read_window = Window(min(periods[0], window.start), window.end) if detect else window
         schema, r = LogSchema.from_model_config(s.model), s.model.retraining
-        state = {"source": run.source, "fine_tune": fine_tune}
+        state: dict[str, Any] = {}
 
         def from_scratch(counts: Any) -> bool:
-            """The decay check (counted while reading), then: is the from-scratch training set needed?"""
+            """The decay verdict (counted while reading), then: is the from-scratch training set needed?"""
             self.cancel.check()
-            if counts is not None:
-                decayed, why = decay_verdict(counts, s.model.decay)
-                log.info("decay check: %s", why)
-                if decayed:
-                    state.update(source="decay_triggered", fine_tune=False)
-                    log.warning("model decay detected: training from scratch (%s)", why)
-                    self.store.update_run(run.id, token, source="decay_triggered", fine_tune_flag=False)
-            champ = self.registry.champion() if state["fine_tune"] else None
-            return not state["fine_tune"] or champ is None or not champ.fine_tunable
+            state["decay"] = decay_verdict(counts, s.model.decay) if counts is not None else None
+            if not fine_tune or (state["decay"] and state["decay"][0]):
+                return True
+            champ = self.registry.champion()
+            return champ is None or not champ.fine_tunable
 
         def select(read: Window, folder: str) -> Any:
             sources = resolve_sources(self.store, s.model.evaluation_log.path, read, workdir / folder)
@@ -383,8 +379,15 @@ class Job:
             # validate strictly what is trained on, and skip the decay check.
             log.warning("decay check skipped: the %d days before the window cannot be used: %s", (window.start - read_window.start).days, describe(exc))
             ds = select(window, "log-window")
+        source = run.source
+        if state.get("decay") is not None:
+            decayed, why = state["decay"]
+            log.info("decay check: %s", why)
+            if decayed:
+                source, fine_tune = "decay_triggered", False
+                log.warning("model decay detected: training from scratch (%s)", why)
+                self.store.update_run(run.id, token, source=source, fine_tune_flag=False)
         data = write_datasets(ds, workdir / "data")
-        source, fine_tune = state["source"], bool(state["fine_tune"])
         self.cancel.check()
         summary = data.summary()
         log.info("data: %s", json.dumps(summary))
