@@ -25,7 +25,6 @@ CLI (one-time conversion of an existing joblib champion, docs/model-files.md)::
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -35,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ml_pipeline.checksums import sha256_bytes
 from ml_pipeline.errors import ConfigError, IntegrityError, PipelineError
 
 # Types trusted on top of skops's own safe set. Add one only after reading its code: its
@@ -163,7 +163,7 @@ def load_verified(path: Path, expected_sha256: str | None) -> Any:
         raise ConfigError(f"model file '{path}' not found")
     data = path.read_bytes()
     if expected_sha256:
-        actual = hashlib.sha256(data).hexdigest()
+        actual = sha256_bytes(data)
         if actual != expected_sha256.lower():
             raise IntegrityError(
                 f"model file '{path}' has sha256 {actual}, expected {expected_sha256}; it was "
@@ -248,7 +248,7 @@ def convert(src: Path, dest: Path) -> str:
     dump(model, dest)
     data = dest.read_bytes()
     loads(data, source=f"'{dest}'")
-    return hashlib.sha256(data).hexdigest()
+    return sha256_bytes(data)
 
 
 def main(argv: list[str] | None = None) -> int:
