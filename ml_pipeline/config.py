@@ -53,6 +53,22 @@ ENV_VARS = {
 }
 
 
+def label_text(value: Any) -> str:
+    """One spelling of a class label everywhere (log, config, model): ``1``, ``True``, ``cat``.
+
+    ints (also numpy ints and integral floats such as ``1.0``) become their decimal digits,
+    bools ``True``/``False``, anything else ``str(value)``.
+    """
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return "True" if bool(value) else "False"
+    if isinstance(value, float) or type(value).__name__.startswith("float"):
+        f = float(value)
+        return str(int(f)) if f.is_integer() else str(f)
+    if type(value).__name__.startswith(("int", "uint")):
+        return str(int(value))
+    return str(value)
+
+
 def _schema() -> Any:
     """Build the pydantic schema of model_config.yaml (imported lazily: --help stays fast)."""
     from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -88,6 +104,18 @@ def _schema() -> Any:
         features: Features
         estimator: Estimator = Estimator()
 
+        @field_validator("classes", mode="before")
+        @classmethod
+        def _label_text(cls, v: Any) -> Any:
+            # ints, strings and bools are all labels: one spelling (label_text above) is
+            # compared everywhere: 0 -> "0", true -> "True" (as pandas writes a bool column).
+            if isinstance(v, list):
+                bad = [x for x in v if not isinstance(x, (str, int, bool))]
+                if bad:
+                    raise ValueError(f"class labels must be strings, integers or booleans; got {bad!r}")
+                return [label_text(x) for x in v]
+            return v
+
         @field_validator("classes")
         @classmethod
         def _unique(cls, v: list[str]) -> list[str]:
@@ -111,14 +139,23 @@ def _schema() -> Any:
         random_seed: int = 42
         training_timeout_seconds: int = Field(default=1800, ge=1)
 
+    GateMetric = Literal["accuracy", "precision", "recall", "f1_score", "balanced_accuracy"]
+
     class Promotion(Strict):
-        primary_metric: Literal["accuracy", "precision", "recall", "f1_score"] = "f1_score"
+        primary_metric: GateMetric = "f1_score"
         min_delta: float = Field(default=0.0, ge=-1, le=1)
-        guard_metrics: dict[Literal["accuracy", "precision", "recall", "f1_score"], float] = {
-            "accuracy": 0.02
-        }
+        guard_metrics: dict[GateMetric, float] = {"accuracy": 0.02, "balanced_accuracy": 0.01}
         min_holdout_size: int = Field(default=30, ge=1)
         first_model_floor: float = Field(default=0.0, ge=0, le=1)
+        # Paired test on the same holdout rows: the improvement must be unlikely to be noise.
+        paired_test: Literal["bootstrap", "mcnemar", "none"] = "bootstrap"
+        confidence: float = Field(default=0.95, ge=0.5, lt=1)
+        bootstrap_resamples: int = Field(default=1000, ge=100, le=100_000)
+        # The fixed reference: the champion of ``reference_lag`` promotions ago (the first
+        # champion while there were fewer); 0 turns the check off.
+        reference_lag: int = Field(default=5, ge=0, le=1000)
+        reference_metric: GateMetric = "balanced_accuracy"
+        reference_tolerance: float = Field(default=0.02, ge=0, le=1)
 
         @field_validator("guard_metrics")
         @classmethod

@@ -36,13 +36,26 @@ class GateDecision:
     reason: str
 
 
-def decide_promotion(candidate: dict[str, Any], baseline: dict[str, Any] | None, promotion: Any, *, holdout_size: int, evaluated_on: str = "holdout") -> GateDecision:
+def decide_promotion(candidate: dict[str, Any], baseline: dict[str, Any] | None, promotion: Any, *, holdout_size: int, evaluated_on: str = "holdout",
+                     paired: dict[str, Any] | None = None, reference: dict[str, Any] | None = None) -> GateDecision:
     """The promotion gate (pure).
 
-    Promote iff the candidate's primary metric on the holdout is >= the baseline's +
-    ``min_delta`` and no guard metric drops by more than its tolerance. Without a
-    current model, promote if the primary metric clears ``first_model_floor``. A holdout
-    smaller than ``min_holdout_size`` (or no holdout at all) never promotes.
+    Without a current model, promote if the primary metric clears ``first_model_floor``.
+    Otherwise promote iff ALL of:
+
+    * the primary metric is strictly above the baseline's (a tie never promotes) and
+      >= baseline + ``min_delta``;
+    * the paired test on the same holdout rows (``paired``, recorded by the trainer; see
+      ml_pipeline/gate_stats.py) says the gain is unlikely to be noise at ``confidence``:
+      ``bootstrap``: the lower bound of the one-sided CI of the primary metric's gain is > 0;
+      ``mcnemar``: the exact one-sided McNemar p-value is < 1 - confidence;
+    * no guard metric (by default accuracy and the class-balanced ``balanced_accuracy``)
+      drops by more than its tolerance;
+    * against the fixed ``reference`` (the champion of ``reference_lag`` promotions ago),
+      ``reference_metric`` does not fall by more than ``reference_tolerance``, so decay
+      through many small steps is caught.
+
+    A holdout smaller than ``min_holdout_size`` (or no holdout at all) never promotes.
     """
     primary = promotion.primary_metric
     if evaluated_on != "holdout":
@@ -56,9 +69,40 @@ def decide_promotion(candidate: dict[str, Any], baseline: dict[str, Any] | None,
         return GateDecision(False, f"first model: {primary} {value:.4f} < floor {promotion.first_model_floor:.4f}")
     base = float(baseline[primary])
     needed = base + promotion.min_delta
+    if value <= base:
+        what = "ties" if value == base else "is below"
+        return GateDecision(False, f"{primary} {value:.4f} {what} the baseline {base:.4f}; a candidate must be strictly better")
     if value < needed:
         return GateDecision(False, f"{primary} {value:.4f} < baseline {base:.4f} + min_delta {promotion.min_delta:.4f}")
+    reasons = [f"{primary} {value:.4f} > baseline {base:.4f}" + (f" + min_delta {promotion.min_delta:.4f}" if promotion.min_delta > 0 else "")]
+    test = getattr(promotion, "paired_test", "none")
+    if test != "none":
+        if not paired:
+            return GateDecision(False, f"no paired comparison on the holdout was recorded; the {test} test cannot show the gain is not noise")
+        conf = float(promotion.confidence)
+        if test == "mcnemar":
+            from ml_pipeline.gate_stats import mcnemar_p
+
+            b, c = int(paired["candidate_only_right"]), int(paired["baseline_only_right"])
+            p = mcnemar_p(b, c)
+            if p >= 1 - conf:
+                return GateDecision(False, f"McNemar: candidate alone right on {b} rows, baseline alone on {c}: p = {p:.4f} >= "
+                                    f"{1 - conf:.4f}; the gain may be holdout noise (confidence {conf:.2f})")
+            reasons.append(f"McNemar p {p:.4f} < {1 - conf:.4f} ({b} vs {c} rows)")
+        else:
+            if paired.get("metric") != primary or paired.get("ci_low") is None:
+                return GateDecision(False, f"the recorded paired bootstrap is on {paired.get('metric')!r}, not the primary metric {primary!r}; "
+                                    "retrain with this configuration")
+            low, rec_conf = float(paired["ci_low"]), float(paired.get("confidence", conf))
+            if rec_conf < conf:
+                return GateDecision(False, f"the paired bootstrap was computed at confidence {rec_conf:.2f}, below the configured {conf:.2f}")
+            if low <= 0:
+                return GateDecision(False, f"paired bootstrap: {primary} gain {float(paired['delta']):+.4f}, lower {conf:.0%} bound {low:+.4f} <= 0; "
+                                    "the gain may be holdout noise")
+            reasons.append(f"paired bootstrap {conf:.0%} lower bound of the gain {low:+.4f} > 0")
     for metric, tolerance in promotion.guard_metrics.items():
+        if metric not in candidate or metric not in baseline:
+            return GateDecision(False, f"guard metric {metric} was not recorded for both models; cannot check it")
         drop = float(baseline[metric]) - float(candidate[metric])
         if drop > tolerance:
             return GateDecision(
@@ -66,8 +110,17 @@ def decide_promotion(candidate: dict[str, Any], baseline: dict[str, Any] | None,
                 f"{metric} dropped {drop:.4f} ({float(baseline[metric]):.4f} -> {float(candidate[metric]):.4f}), "
                 f"more than its tolerance {tolerance:.4f}",
             )
-    guards = ", ".join(f"{m} within {t:.4f}" for m, t in promotion.guard_metrics.items())
-    return GateDecision(True, f"{primary} {value:.4f} >= baseline {base:.4f} + min_delta {promotion.min_delta:.4f}" + (f"; {guards}" if guards else ""))
+    if promotion.guard_metrics:
+        reasons.append(", ".join(f"{m} within {t:.4f}" for m, t in promotion.guard_metrics.items()))
+    if reference and int(getattr(promotion, "reference_lag", 0) or 0) > 0:
+        metric, tol = promotion.reference_metric, float(promotion.reference_tolerance)
+        if metric in reference and metric in candidate:
+            ref, val = float(reference[metric]), float(candidate[metric])
+            if ref - val > tol:
+                return GateDecision(False, f"{metric} {val:.4f} is {ref - val:.4f} below the reference model v{reference.get('version')} "
+                                    f"({ref:.4f}), more than reference_tolerance {tol:.4f}: the model is drifting step by step")
+            reasons.append(f"{metric} {val:.4f} vs reference v{reference.get('version')} {ref:.4f}")
+    return GateDecision(True, "; ".join(reasons))
 
 
 # --------------------------------------------------------------------------- registry

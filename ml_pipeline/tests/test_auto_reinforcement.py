@@ -29,8 +29,8 @@ from .conftest import AS_OF, put_log
 
 USER_A = "00000000-0000-4000-8000-00000000000a"
 USER_B = "00000000-0000-4000-8000-00000000000b"
-GOOD = {"accuracy": 0.62, "precision": 0.6, "recall": 0.6, "f1_score": 0.6}
-BASELINE = {"accuracy": 0.55, "precision": 0.5, "recall": 0.5, "f1_score": 0.5}
+GOOD = {"accuracy": 0.62, "precision": 0.6, "recall": 0.6, "f1_score": 0.6, "balanced_accuracy": 0.6}
+BASELINE = {"accuracy": 0.55, "precision": 0.5, "recall": 0.5, "f1_score": 0.5, "balanced_accuracy": 0.5}
 
 
 class Clock:
@@ -68,6 +68,10 @@ class FakeTrainer:
         (job.output_dir / "model.joblib").write_bytes(data)
         metrics = {**self.metrics, "baseline": dict(self.baseline) if job.model_path else None, "holdout_size": 400,
                    "evaluated_on": "holdout", "fine_tuned": job.fine_tune}
+        if job.model_path:  # the paired evidence the real trainer records: clear when the gap is wide
+            delta = self.metrics["f1_score"] - self.baseline["f1_score"]
+            metrics["paired"] = {"metric": "f1_score", "delta": delta, "ci_low": delta - 0.05, "ci_high": delta + 0.05, "confidence": 0.95,
+                                 "candidate_only_right": 60, "baseline_only_right": 30, "n": 400}
         return {"status": "ok", "model_path": str(job.output_dir / "model.joblib"), "sha256": sha256_bytes(data), "size_bytes": len(data),
                 "sklearn_version": "fake", "estimator": "SGDClassifier", "fine_tunable": True, "fine_tuned": job.fine_tune,
                 "parent_version": None, "note": None, "metrics": metrics}
@@ -114,9 +118,12 @@ def test_nightly_run_completes_with_metrics_gate_log_and_version(mem, settings):
     assert run.status == "completed" and run.source == "auto_daily" and run.fine_tune_flag
     m = run.metrics
     assert {k: m[k] for k in GOOD} == GOOD and m["baseline"] == BASELINE
-    assert m["promoted"] is True and "f1_score 0.6000 >= baseline 0.5000" in m["promotion_reason"]
+    assert m["promoted"] is True and "f1_score 0.6000 > baseline 0.5000; paired bootstrap 95% lower bound" in m["promotion_reason"]
+    assert "balanced_accuracy within 0.0100" in m["promotion_reason"]
     promotion = settings.model.promotion  # recorded so alerts.py and the page judge "worse" by the gate that ran
-    assert m["gate"] == {"primary_metric": promotion.primary_metric, "min_delta": promotion.min_delta, "guard_metrics": dict(promotion.guard_metrics)}
+    assert {k: m["gate"][k] for k in ("primary_metric", "min_delta", "guard_metrics")} == {
+        "primary_metric": promotion.primary_metric, "min_delta": promotion.min_delta, "guard_metrics": dict(promotion.guard_metrics)}
+    assert m["gate"]["paired_test"] == "bootstrap" and m["gate"]["confidence"] == 0.95 and m["gate"]["reference_lag"] == 5
     assert run.dataset_size == m["error_count"] >= 10
     assert run.log_url == f"training-logs/{run.id}.log"
     log_text = mem.get_object(BUCKET_TRAINING_LOGS, f"{run.id}.log").decode()
@@ -140,19 +147,19 @@ def test_second_nightly_run_the_same_utc_day_does_nothing(mem, settings):
 
 
 def test_worse_candidate_is_rejected_and_champion_stays(mem, settings):
-    worse = {"accuracy": 0.40, "precision": 0.4, "recall": 0.4, "f1_score": 0.4}
+    worse = {"accuracy": 0.40, "precision": 0.4, "recall": 0.4, "f1_score": 0.4, "balanced_accuracy": 0.4}
     j = job(settings, mem, FakeTrainer(metrics=worse))
     j.nightly()
     run = mem.list_runs()[0]
     assert run.status == "completed" and run.metrics["promoted"] is False
-    assert "f1_score 0.4000 < baseline 0.5000" in run.metrics["promotion_reason"]
+    assert "f1_score 0.4000 is below the baseline 0.5000" in run.metrics["promotion_reason"]
     assert mem.get_champion().version == 1
     assert mem.get_model_version(run.model_version).status == "rejected"
     assert j.exit_code() == 0
 
 
 def test_guard_metric_drop_rejects_a_better_primary_metric(mem, settings):
-    better_f1_worse_accuracy = {"accuracy": 0.45, "precision": 0.7, "recall": 0.7, "f1_score": 0.7}
+    better_f1_worse_accuracy = {"accuracy": 0.45, "precision": 0.7, "recall": 0.7, "f1_score": 0.7, "balanced_accuracy": 0.7}
     job(settings, mem, FakeTrainer(metrics=better_f1_worse_accuracy)).nightly()
     run = mem.list_runs()[0]
     assert run.metrics["promoted"] is False and "accuracy dropped 0.1000" in run.metrics["promotion_reason"]
@@ -454,3 +461,29 @@ def test_guide_api_run_auto_reinforcement(seeded, settings, monkeypatch):
     assert run_auto_reinforcement() is True
     assert run_auto_reinforcement() is True  # same day: nothing to do
     assert [r.source for r in seeded.list_runs()].count("auto_daily") == 1
+
+
+def test_reference_is_the_champion_of_n_promotions_ago_and_reaches_the_trainer(mem, settings, clock):
+    """The gate's fixed reference: v1 while fewer than reference_lag promotions happened, then
+    the champion of reference_lag promotions before the current one."""
+    from ml_pipeline.registry import Registry
+
+    reg = Registry(mem, settings.home / "cache")
+    s2 = with_section(settings, "promotion", reference_lag=2)
+    j = job(s2, mem)
+    assert j._reference_version(mem.get_champion()) is None  # only v1: nothing older to compare with
+    for i in range(3):  # v2, v3, v4 promoted in turn
+        clock.advance(minutes=1)
+        data = f"model {i}".encode()
+        mv = mem.create_model_version(sha256=sha256_bytes(data), size_bytes=len(data), sklearn_version="fake", estimator="SGDClassifier",
+                                      fine_tunable=True, metrics={}, note=f"m{i}")
+        mem.put_object(BUCKET_MODELS, mv.storage_path, data)
+        reg.promote(mv.version)
+        champ = mem.get_champion()
+        expected = {2: 1, 3: 1, 4: 2}[champ.version]
+        assert j._reference_version(champ).version == expected
+    off = job(with_section(settings, "promotion", reference_lag=0), mem)
+    assert off._reference_version(mem.get_champion()) is None
+    job_args = TrainingJob(dataset=Path("d.csv"), config=Path("c.yaml"), fine_tune=True, output_dir=Path("o"), learning_rate=0.1, epochs=1,
+                           holdout=Path("h.csv"), random_seed=1, reference_path=Path("r.skops"), reference_sha256="ab", reference_version=2).argv()
+    assert job_args[-6:] == ["--reference_path", "r.skops", "--reference_sha256", "ab", "--reference_version", "2"]
