@@ -18,12 +18,12 @@ file beside them keeps them between runs until the generator changes.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
-END = datetime(2026, 11, 20, tzinfo=timezone.utc)
+END = datetime(2026, 11, 20, tzinfo=UTC)
 DAYS = 30
 CHUNK = 1_000_000
 VERSION = 1  # bump when the generated data changes

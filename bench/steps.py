@@ -3,11 +3,12 @@
 Engines of the filter step (read, validate, keep the window's errors, build holdout and
 replay, all in memory; writing the CSV files is left to the whole-job measurement):
 
-* ``ours``: :func:`ml_pipeline.data_loader.select_datasets`, the filter of
-  ``collect_retraining_data`` (``--dry-run``, ``python -m ml_pipeline.data_loader``). The job
-  itself reads its window with the same fast reader (``read_sources``, which it also needs
-  for the decay check) and selects with ``build_datasets`` (proved identical by
-  ml_pipeline/tests/test_filter_equivalence.py); its cost is in the whole-job figure;
+* ``ours``: :func:`ml_pipeline.data_loader.select_datasets` called as the nightly job calls
+  it (``Job._work``): the 7-day window plus the days the decay check reads before it
+  (``decay.recent_days + reference_days`` = 16 days of model_config.yaml, read, validated and
+  counted per period), fine-tuning (no from-scratch set);
+* ``ours_window``: the same function as ``--dry-run``, ``python -m ml_pipeline.data_loader``
+  and the guide's functions call it: the 7-day window only;
 * ``pandas``: the naive way, ``read_csv``/``read_parquet`` of every column, then boolean
   masks, the same hash for the holdout and the same ``groupby().sample`` for the replay;
   no validation;
@@ -45,20 +46,28 @@ def _settings() -> tuple[Any, Any, Any]:
     return cfg, LogSchema.from_model_config(cfg), Window.ending_at(END, LOOKBACK_DAYS)
 
 
-def ours(path: Path) -> dict[str, int]:
+def ours(path: Path, *, decay: bool = True) -> dict[str, int]:
+    from datetime import timedelta
+
     from ml_pipeline.data_loader import LogSource, select_datasets
 
     cfg, schema, window = _settings()
-    r = cfg.retraining
+    r, d = cfg.retraining, cfg.decay
+    recent = window.end - timedelta(days=d.recent_days)
+    periods = (recent - timedelta(days=d.reference_days), recent) if decay else None
     t0 = time.perf_counter()
     ds = select_datasets(
         [LogSource(path.name, path)], schema, window, confidence_threshold=r.confidence_threshold,
         min_samples=r.min_error_samples, holdout_fraction=r.holdout_fraction, replay_ratio=r.replay_ratio,
-        random_seed=r.random_seed,
+        random_seed=r.random_seed, decay_periods=periods, full=False,
     )
     seconds = time.perf_counter() - t0
     return {"seconds": seconds, "errors": ds.data.error_count, "replay": ds.data.replay_size, "holdout": ds.data.holdout_size,
             "training_rows": len(ds.training), "holdout_rows": len(ds.holdout)}
+
+
+def ours_window(path: Path) -> dict[str, int]:
+    return ours(path, decay=False)
 
 
 def naive_pandas(path: Path) -> dict[str, int]:
@@ -122,27 +131,40 @@ def duckdb_sql(path: Path) -> dict[str, int]:
             "training_rows": err.num_rows + replay.num_rows, "holdout_rows": holdout.num_rows}
 
 
-ENGINES = {"ours": ours, "pandas": naive_pandas, "duckdb": duckdb_sql}
-IMPORTS = {"ours": ("pandas", "pyarrow.csv", "pyarrow.parquet", "pyarrow.compute", "ml_pipeline.data_loader"),
+ENGINES = {"ours": ours, "ours_window": ours_window, "pandas": naive_pandas, "duckdb": duckdb_sql}
+_OURS = ("pandas", "pyarrow.csv", "pyarrow.parquet", "pyarrow.compute", "ml_pipeline.data_loader")
+IMPORTS = {"ours": _OURS, "ours_window": _OURS,
            "pandas": ("pandas", "pyarrow.parquet"), "duckdb": ("duckdb", "pyarrow")}
 
 
-def run_command(cmd: list[str]) -> dict[str, Any]:
-    """Wall time, exit code and peak RSS (largest descendant) of one command."""
+def run_command(cmd: list[str], cwd: str | None = None) -> dict[str, Any]:
+    """Wall time, exit code and peak RSS (largest descendant) of one command; for the job, the
+    trainer's own wall time (from the job's log line that starts it to the next line)."""
     import subprocess
+    from datetime import datetime
 
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd)
     seconds = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return {"seconds": seconds, "peak_mb": peak, "returncode": proc.returncode, "stdout": proc.stdout[-2000:], "stderr": proc.stderr[-2000:]}
+    trainer = None
+    lines = [ln for ln in proc.stderr.splitlines() if ln[:4].isdigit()]
+    for a, b in zip(lines, lines[1:], strict=False):
+        if " running train_model.py " in a:
+            stamp = [datetime.strptime(x[:23], "%Y-%m-%d %H:%M:%S,%f") for x in (a, b)]
+            trainer = (stamp[1] - stamp[0]).total_seconds()
+    return {"seconds": seconds, "peak_mb": peak, "returncode": proc.returncode, "stdout": proc.stdout[-2000:],
+            "stderr": proc.stderr[-2000:], "trainer_seconds": trainer}
 
 
 def main(argv: list[str]) -> int:
     import importlib
 
     if argv and argv[0] == "run":
-        out = run_command(argv[2:] if argv[1:2] == ["--"] else argv[1:])
+        cwd = None
+        if argv[1:2] == ["--cwd"]:
+            cwd, argv = argv[2], argv[:1] + argv[3:]
+        out = run_command(argv[2:] if argv[1:2] == ["--"] else argv[1:], cwd)
     else:
         engine, path = argv[0], Path(argv[1])
         for mod in IMPORTS[engine]:

@@ -323,27 +323,6 @@ class SubprocessTrainer:
             proc.wait()
 
 
-def detect_decay(frame: Any, as_of: datetime, decay: Any) -> tuple[bool, str]:
-    """Did live accuracy of the last ``recent_days`` fall more than allowed below the reference days?"""
-    import pandas as pd
-
-    if not decay.enabled or frame is None or not len(frame):
-        return False, "decay check disabled or no data"
-    lab = frame[frame["actual_label"].notna()]
-    recent_start = pd.Timestamp(as_of - timedelta(days=decay.recent_days))
-    ref_start = recent_start - pd.Timedelta(days=decay.reference_days)
-    recent = lab[lab["created_at"] >= recent_start]
-    ref = lab[(lab["created_at"] >= ref_start) & (lab["created_at"] < recent_start)]
-    if len(recent) < decay.min_rows or len(ref) < decay.min_rows:
-        return False, f"decay check needs {decay.min_rows} labelled rows in each period (recent {len(recent)}, reference {len(ref)})"
-    acc_recent = float((recent["predicted_label"] == recent["actual_label"]).mean())
-    acc_ref = float((ref["predicted_label"] == ref["actual_label"]).mean())
-    drop = acc_ref - acc_recent
-    msg = (f"live accuracy {acc_recent:.4f} over the last {decay.recent_days} day(s) vs {acc_ref:.4f} over the "
-           f"{decay.reference_days} days before (drop {drop:.4f}, limit {decay.max_accuracy_drop:.4f})")
-    return drop > decay.max_accuracy_drop, msg
-
-
 # --------------------------------------------------------------------------- the job
 class Job:
     """One invocation: a store, settings, a runner identity and the outcomes so far.
@@ -455,8 +434,10 @@ class Job:
                 final = {"status": "failed", "error_message": describe(exc)}
                 retryable = True
             except PipelineError as exc:
+                from ml_pipeline.data_loader import public_message
+
                 log.error("run failed: %s", describe(exc))
-                final = {"status": "failed", "error_message": describe(exc)}
+                final = {"status": "failed", "error_message": public_message(exc)}  # no log cell values
                 retryable = exc.retryable
             except Exception as exc:  # recorded as failed; the traceback goes to the run log
                 log.exception("run failed unexpectedly")
@@ -473,44 +454,52 @@ class Job:
         return outcome
 
     def _work(self, run: Run, token: str, workdir: Path, beat: _Heartbeat, *, fine_tune: bool, lookback_days: int | None, detect: bool) -> dict[str, Any]:
-        from ml_pipeline.data_loader import LogSchema, Window, build_datasets, read_sources, resolve_sources
+        from ml_pipeline.data_loader import LogSchema, Window, resolve_sources, select_datasets, write_datasets
+        from ml_pipeline.datasets import decay_verdict
 
         s = self.settings
         lookback = lookback_days or s.lookback_days
         window = Window.ending_at(self.as_of, lookback)
-        read_days = max(lookback, s.model.decay.recent_days + s.model.decay.reference_days) if detect else lookback
-        read_window = Window.ending_at(self.as_of, read_days)
-        schema = LogSchema.from_model_config(s.model)
+        recent = window.end - timedelta(days=s.model.decay.recent_days)
+        periods = (recent - timedelta(days=s.model.decay.reference_days), recent)
+        read_window = Window(min(periods[0], window.start), window.end) if detect else window
+        schema, r = LogSchema.from_model_config(s.model), s.model.retraining
+        state: dict[str, Any] = {}
+
+        def from_scratch(counts: Any) -> bool:
+            """The decay verdict (counted while reading), then: is the from-scratch training set needed?"""
+            self.cancel.check()
+            state["decay"] = decay_verdict(counts, s.model.decay) if counts is not None else None
+            if not fine_tune or (state["decay"] and state["decay"][0]):
+                return True
+            champ = self.registry.champion()
+            return champ is None or not champ.fine_tunable
+
+        def select(read: Window, folder: str) -> Any:
+            sources = resolve_sources(self.store, s.model.evaluation_log.path, read, workdir / folder)
+            return select_datasets(sources, schema, window, confidence_threshold=s.confidence_threshold, min_samples=s.min_error_samples,
+                                   holdout_fraction=r.holdout_fraction, replay_ratio=r.replay_ratio, random_seed=r.random_seed,
+                                   decay_periods=periods if read != window else None, full=from_scratch)
+
         try:
-            sources = resolve_sources(self.store, s.model.evaluation_log.path, read_window, workdir / "log")
-            loaded = read_sources(sources, schema, read_window)
+            ds = select(read_window, "log")
         except EvaluationLogError as exc:
             if read_window == window:
                 raise
             # Bad rows only in the extra days the decay check reads must not fail the run:
             # validate strictly what is trained on, and skip the decay check.
-            log.warning("decay check skipped: the %d days before the window cannot be used: %s", read_days - lookback, describe(exc))
-            detect, read_window = False, window
-            sources = resolve_sources(self.store, s.model.evaluation_log.path, window, workdir / "log-window")
-            loaded = read_sources(sources, schema, window)
-        self.cancel.check()
+            log.warning("decay check skipped: the %d days before the window cannot be used: %s", (window.start - read_window.start).days, describe(exc))
+            ds = select(window, "log-window")
         source: str = run.source
-        if detect:
-            decayed, why = detect_decay(loaded.frame, self.as_of, s.model.decay)
+        if state.get("decay") is not None:
+            decayed, why = state["decay"]
             log.info("decay check: %s", why)
             if decayed:
                 source, fine_tune = "decay_triggered", False
                 log.warning("model decay detected: training from scratch (%s)", why)
                 self.store.update_run(run.id, token, source=source, fine_tune_flag=False)
-        frame = loaded.frame
-        if detect and len(frame):
-            import pandas as pd
-
-            frame = frame[frame["created_at"] >= pd.Timestamp(window.start)]
-        r = s.model.retraining
-        data = build_datasets(frame, window=window, confidence_threshold=s.confidence_threshold, min_samples=s.min_error_samples,
-                              holdout_fraction=r.holdout_fraction, replay_ratio=r.replay_ratio, random_seed=r.random_seed,
-                              workdir=workdir / "data", rows_read=loaded.rows_read, sources=loaded.sources)
+        data = write_datasets(ds, workdir / "data")
+        self.cancel.check()
         summary = data.summary()
         log.info("data: %s", json.dumps(summary))
         if not data.enough:
@@ -531,7 +520,24 @@ class Job:
         dataset = Path(data.dataset_path)
         if not fine_tune:
             # From scratch learns from every labelled row outside the holdout, not from errors alone.
-            dataset = self._full_training_set(frame, data, workdir / "data")
+            if data.full_dataset_path is None:  # the champion changed since the data step
+                changed = PipelineError("the champion changed while the data was selected; run the job again")
+                changed.retryable = True
+                raise changed
+            dataset = Path(data.full_dataset_path)
+            missing = self._missing_classes(dataset)
+            if missing:
+                # A rare class absent from a recent window is normal: never a failed run.
+                why = (f"training from scratch needs every class of model.classes, but the {lookback}-day window has no labelled "
+                       f"row of {missing}")
+                if champion is not None and champion.fine_tunable:
+                    log.warning("%s: fine-tuning champion v%d instead (it keeps the classes it knows)", why, champion.version)
+                    fine_tune, dataset = True, Path(data.dataset_path)
+                else:
+                    reason = f"{why}; a longer --lookback-days window (or retraining.lookback_days) may contain them"
+                    log.warning("skipped: %s", reason)
+                    return {"status": "skipped", "skip_reason": reason, "dataset_size": data.error_count,
+                            "metrics": {"data": summary, "missing_classes": missing}, "source": source}
         job = TrainingJob(dataset=dataset, config=s.config_path.resolve(), fine_tune=fine_tune, output_dir=workdir / "out",
                           learning_rate=s.learning_rate, epochs=s.epochs, holdout=Path(data.holdout_path), random_seed=r.random_seed)
         if champion is not None:  # the orchestrator hands the verified champion over: the trainer never opens the store
@@ -594,6 +600,15 @@ class Job:
             paired=metrics.get("paired"), reference=metrics.get("reference"),
         )
 
+    def _missing_classes(self, dataset: Path) -> list[str]:
+        """Classes of model.classes without a labelled row in the training CSV ``dataset``."""
+        import pandas as pd
+
+        from ml_pipeline.config import label_text
+
+        seen = {label_text(v) for v in pd.read_csv(dataset, usecols=["actual_label"], dtype=str)["actual_label"].dropna()}
+        return [c for c in self.settings.model.model.classes if c not in seen]
+
     def _reference_version(self, champion: ModelVersion) -> ModelVersion | None:
         """The gate's fixed reference: the champion of ``reference_lag`` promotions before
         ``champion`` (the first champion while there were fewer); None when that is the
@@ -605,16 +620,6 @@ class Job:
         order = [v for v in crowned if v.version != champion.version] + [champion]
         ref = order[max(0, len(order) - 1 - lag)]
         return None if ref.version == champion.version else ref
-
-    def _full_training_set(self, frame: Any, data: Any, workdir: Path) -> Path:
-        from ml_pipeline.data_loader import holdout_mask
-
-        lab = frame[frame["actual_label"].notna()]
-        train = lab[~holdout_mask(lab["prediction_id"], self.settings.model.retraining.holdout_fraction)]
-        is_error = (train["predicted_label"] != train["actual_label"]) & (train["confidence"] > self.settings.confidence_threshold)
-        out = workdir / "training_full.csv"
-        train.assign(sample_type=is_error.map({True: "error", False: "replay"})).drop(columns=["_line"], errors="ignore").to_csv(out, index=False)
-        return out
 
     def _finish(self, run: Run, token: str, final: dict[str, Any], outcome: RunOutcome, *, request_id: str | None, retryable: bool, attempts: int) -> None:
         """Store the log, write the final state (fenced), settle the request."""

@@ -193,17 +193,3 @@ def check_object_key(bucket: str, key: str) -> str:
     if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts[:-1]) or parts[-1] in (".", ".."):
         raise ConfigError(f"object key {key!r} in bucket {bucket!r} is not a plain relative path")
     return key
-
-
-def __getattr__(name: str) -> Any:
-    """Temporary alias: ``ml_pipeline.store.open_store`` moved to :mod:`ml_pipeline.backends`.
-
-    Kept only until data_loader.py imports it from its new home (the issue-10 branch is
-    rewriting that file); resolved dynamically so that this module never imports a backend.
-    Remove at merge.
-    """
-    if name == "open_store":
-        import importlib
-
-        return importlib.import_module("ml_pipeline.backends").open_store
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

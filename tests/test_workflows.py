@@ -139,7 +139,7 @@ def test_pickup_schedule_runs_at_least_every_15_minutes(auto: dict[str, Any]) ->
     minute, hour, day, month, weekday = pickups[0].split()
     assert (hour, day, month, weekday) == ("*", "*", "*", "*"), "pickup must run every hour of every day"
     minutes = sorted(minutes_of(minute))
-    gaps = [later - earlier for earlier, later in zip(minutes, minutes[1:] + [minutes[0] + 60])]
+    gaps = [later - earlier for earlier, later in zip(minutes, minutes[1:] + [minutes[0] + 60], strict=True)]
     assert max(gaps) <= 15, f"longest gap between pickups is {max(gaps)} minutes"
     assert 0 not in minutes, "avoid the busy top of the hour, when GitHub delays schedules most"
 

@@ -487,3 +487,26 @@ def test_reference_is_the_champion_of_n_promotions_ago_and_reaches_the_trainer(m
     job_args = TrainingJob(dataset=Path("d.csv"), config=Path("c.yaml"), fine_tune=True, output_dir=Path("o"), learning_rate=0.1, epochs=1,
                            holdout=Path("h.csv"), random_seed=1, reference_path=Path("r.skops"), reference_sha256="ab", reference_version=2).argv()
     assert job_args[-6:] == ["--reference_path", "r.skops", "--reference_sha256", "ab", "--reference_version", "2"]
+
+
+def test_from_scratch_without_a_class_in_the_window_skips_or_fine_tunes_never_fails(settings, sample_log, base_model_file, clock):
+    """Issue 14 item 2: a rare class missing from a recent window is normal."""
+    no_draw = sample_log[sample_log["actual_outcome"] != "draw"]
+    empty = MemoryStore(clock=clock)  # no champion: the first model would be trained from scratch
+    put_log(empty, no_draw)
+    trainer = FakeTrainer()
+    j = job(settings, empty, trainer)
+    j.nightly()
+    run = empty.list_runs()[0]
+    assert run.status == "skipped" and trainer.jobs == [] and j.exit_code() == 0
+    assert "no labelled row of ['draw']" in run.skip_reason and "longer --lookback-days" in run.skip_reason
+    assert run.metrics["missing_classes"] == ["draw"]
+
+    served = MemoryStore(clock=clock)  # a fine-tunable champion: decay asks for from scratch, the champion is fine-tuned instead
+    put_log(served, no_draw)
+    Registry(served, settings.home / "cache2").register(base_model_file, list(settings.model.model.classes))
+    trainer = FakeTrainer()
+    job(settings, served, trainer).nightly(source="decay_triggered")
+    run = served.list_runs()[0]
+    assert run.status == "completed" and [tj.fine_tune for tj in trainer.jobs] == [True]
+    assert "fine-tuning champion v1 instead" in served.get_object(BUCKET_TRAINING_LOGS, f"{run.id}.log").decode()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gzip
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -12,7 +12,6 @@ import pytest
 from ml_pipeline.data_loader import (
     LogSchema,
     Window,
-    build_datasets,
     collect_retraining_data,
     filter_errors_for_retraining,
     holdout_mask,
@@ -182,7 +181,7 @@ def test_daily_files_only_days_in_window_are_read(store, settings):
     s = settings.with_overrides(model=settings.model.model_copy(update={"evaluation_log": settings.model.evaluation_log.model_copy(update={"path": "daily/"})}))
     for offset in range(10):
         day = (AS_OF - timedelta(days=offset)).date()
-        d = small_log(4, start=datetime(day.year, day.month, day.day, 1, tzinfo=timezone.utc))
+        d = small_log(4, start=datetime(day.year, day.month, day.day, 1, tzinfo=UTC))
         d["prediction_id"] = [f"{day}-{i}" for i in range(4)]
         key = f"daily/{day}.csv" if offset % 2 else f"daily/{day}.parquet"
         put_log(store, d, key)
@@ -214,16 +213,17 @@ def test_datasets_never_train_on_holdout_and_replay_ratio(store, settings, sampl
     assert data.holdout_size == len(hold) > 0 and hold["actual_label"].notna().all()
 
 
-def test_too_few_errors_writes_no_dataset(tmp_path):
-    frame = pd.DataFrame({"prediction_id": ["a"], "created_at": pd.to_datetime([AS_OF - timedelta(hours=1)], utc=True),
-                          "predicted_label": ["draw"], "actual_label": ["home_win"], "confidence": [0.9]})
-    data = build_datasets(frame, window=Window.ending_at(AS_OF, 7), confidence_threshold=0.7, min_samples=10,
-                          holdout_fraction=0.0001, replay_ratio=2, random_seed=1, workdir=tmp_path)
-    assert data.error_count == 1 and not data.enough and not list(tmp_path.iterdir())
+def test_too_few_errors_writes_no_dataset(store, settings, tmp_path):
+    log = small_log(5, start=AS_OF - timedelta(hours=5)).assign(predicted_outcome="draw", actual_outcome="home_win", confidence_score=90.0)
+    put_log(store, log)
+    data = collect_retraining_data(settings, store, as_of=AS_OF, workdir=tmp_path / "d")
+    expected = int((~holdout_mask(log["prediction_id"], 0.2)).sum())
+    assert data.error_count == expected >= 1 and not data.enough and not (tmp_path / "d").exists()
 
 
 def test_schema_maps_names_back():
     from ml_pipeline.config import load_model_config
+
     from .conftest import CONFIG
 
     schema = LogSchema.from_model_config(load_model_config(CONFIG))
@@ -238,6 +238,6 @@ def test_gzip_fixture_is_really_gzip(store, settings):
 
 def test_daily_files_none_inside_the_window_is_a_clear_error(store, settings):
     s = settings.with_overrides(model=settings.model.model_copy(update={"evaluation_log": settings.model.evaluation_log.model_copy(update={"path": "daily/"})}))
-    put_log(store, small_log(4, start=datetime(2026, 10, 1, 1, tzinfo=timezone.utc)), "daily/2026-10-01.csv")
+    put_log(store, small_log(4, start=datetime(2026, 10, 1, 1, tzinfo=UTC)), "daily/2026-10-01.csv")
     with pytest.raises(EvaluationLogError, match=r"no evaluation log file under 'evaluation-logs/daily/' for 2026-11-13 .. 2026-11-20 \(UTC\); the newest is 'daily/2026-10-01.csv'"):
         load(store, s, Window.ending_at(AS_OF, 7))

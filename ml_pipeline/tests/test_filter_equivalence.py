@@ -20,7 +20,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from ml_pipeline import data_loader as dl
-from ml_pipeline.data_loader import LogSchema, LogSource, Window, build_datasets, read_log_file, select_datasets
+from ml_pipeline import log_diagnostic, log_reader, log_sources, selection
+from ml_pipeline.data_loader import LogSchema, LogSource, Window, read_log_file, select_datasets
 
 from .conftest import AS_OF, CONFIG
 
@@ -100,7 +101,7 @@ def assert_same(ds, ref):
     assert sorted(tr.loc[tr["sample_type"] == "replay", "prediction_id"]) == ref["replay"]
     assert ds.holdout["prediction_id"].tolist() == ref["holdout"]
     assert set(tr["prediction_id"]).isdisjoint(ds.holdout["prediction_id"])
-    keys = list(zip(tr["created_at"], tr["prediction_id"]))
+    keys = list(zip(tr["created_at"], tr["prediction_id"], strict=True))
     assert keys == sorted(keys)  # written in time order
     errs = tr[tr["sample_type"] == "error"].set_index("prediction_id").sort_index()
     exp = ref["error_rows"].set_index("prediction_id").sort_index()
@@ -121,7 +122,7 @@ def write(df, path, fmt, **kw):
 
 @pytest.fixture
 def small_ranges(monkeypatch):
-    monkeypatch.setattr(dl, "CSV_CHUNK_BYTES", 16 << 10)  # many byte ranges, several threads
+    monkeypatch.setattr(log_reader, "CSV_CHUNK_BYTES", 16 << 10)  # many byte ranges, several threads
 
 
 @pytest.fixture
@@ -134,7 +135,7 @@ def diagnostic(monkeypatch):
         seen.append(display)
         return original(path, display, *args, **kwargs)
 
-    monkeypatch.setattr(dl, "read_log_file", spy)
+    monkeypatch.setattr(log_sources, "read_log_file", spy)
     return seen
 
 
@@ -197,18 +198,81 @@ def test_fast_read_equals_diagnostic_read_and_files_are_byte_identical(tmp_path,
     window = Window.ending_at(AS_OF, LOOKBACK)
     problems = dl.Problems(path.name)
     slow, n_slow = read_log_file(path, path.name, schema, window, problems)
-    slow = dl._validate(slow, schema, problems)
+    slow = log_diagnostic._validate(slow, schema, problems)
     assert not problems
     fast = dl.read_sources([LogSource(path.name, path)], schema, window)
     assert fast.rows_read == n_slow == len(log)
     pd.testing.assert_frame_equal(fast.frame, slow, check_exact=True)
-    kw = dict(window=window, confidence_threshold=THRESHOLD, min_samples=1, holdout_fraction=FRACTION, replay_ratio=RATIO, random_seed=SEED)
-    a = build_datasets(slow, workdir=tmp_path / "ref", **kw)
-    ds = run_fast([path], schema)
-    b = dl._write_datasets(ds, tmp_path / "fast")
-    assert a.summary() == {**b.summary(), "rows_read": 0, "sources": []}
+    b = dl.write_datasets(run_fast([path], schema), tmp_path / "fast")
+    with pytest.MonkeyPatch.context() as mp:  # the same selection on the diagnostic reader's rows
+        mp.setattr(selection, "_fast_read", _decline)
+        a = dl.write_datasets(run_fast([path], schema), tmp_path / "ref")
+    assert a.summary() == b.summary()
     for name in ("training_dataset.csv", "holdout.csv"):
         assert (tmp_path / "ref" / name).read_bytes() == (tmp_path / "fast" / name).read_bytes()
+
+
+def _decline(*_args, **_kwargs):
+    raise log_reader._Fallback
+
+
+def reference_job(raw: pd.DataFrame, periods, as_of: datetime = AS_OF):
+    """Plain pandas: the decay counts over the periods and the from-scratch training set of the window."""
+    df = raw.rename(columns={"predicted_outcome": "predicted_label", "actual_outcome": "actual_label", "confidence_score": "confidence"})
+    ts = pd.to_datetime(df["created_at"].astype(str), utc=True, format="ISO8601")
+    blank = df["actual_label"].isna() | (df["actual_label"].astype(str).str.strip() == "")
+    right = df["predicted_label"] == df["actual_label"]
+    read = (ts >= min(pd.Timestamp(periods[0]), pd.Timestamp(as_of - timedelta(days=LOOKBACK)))) & (ts < pd.Timestamp(as_of))
+    ref = ~blank & (ts >= pd.Timestamp(periods[0])) & (ts < pd.Timestamp(periods[1])) & (ts < pd.Timestamp(as_of))
+    recent = ~blank & (ts >= pd.Timestamp(periods[1])) & (ts < pd.Timestamp(as_of))
+    counts = (int(read.sum()), int(ref.sum()), int((ref & right).sum()), int(recent.sum()), int((recent & right).sum()))
+    w = (ts >= pd.Timestamp(as_of - timedelta(days=LOOKBACK))) & (ts < pd.Timestamp(as_of)) & ~blank
+    lab = df[w].assign(confidence=lambda d: d["confidence"] / 100.0)
+    h = pd.util.hash_pandas_object(lab["prediction_id"].astype(str), index=False).to_numpy()
+    pool = lab[~((h % np.uint64(10_000)) < np.uint64(round(FRACTION * 10_000)))]
+    err = (pool["predicted_label"] != pool["actual_label"]) & (pool["confidence"] > THRESHOLD)
+    return counts, pool.assign(sample_type=np.where(err, "error", "replay"))
+
+
+@pytest.mark.parametrize("fmt", ["csv", "csv.gz", "parquet"])
+@pytest.mark.parametrize("path_kind", ["fast", "diagnostic"])
+def test_job_selection_decay_counts_and_full_training_set(tmp_path, schema, small_ranges, fmt, path_kind, monkeypatch):
+    """What the job asks of the one selection: the decay counts over days before the window
+    (read and validated too), and the from-scratch set, in log order, on both readers."""
+    log = make_log(seed=9, days=20)
+    if fmt == "parquet":
+        log = log.assign(created_at=pd.to_datetime(log["created_at"], utc=True)).sort_values("created_at", ignore_index=True)
+        path = write(log, tmp_path / "log.parquet", fmt, row_group_size=250)
+    else:
+        path = write(log, tmp_path / f"log.{fmt}", fmt)
+    if path_kind == "diagnostic":
+        monkeypatch.setattr(selection, "_fast_read", _decline)
+    periods = (AS_OF - timedelta(days=16), AS_OF - timedelta(days=2))
+    asked = []
+    ds = select_datasets([LogSource(path.name, path)], schema, Window.ending_at(AS_OF, LOOKBACK), confidence_threshold=THRESHOLD,
+                         min_samples=1, holdout_fraction=FRACTION, replay_ratio=RATIO, random_seed=SEED, decay_periods=periods,
+                         full=lambda counts: asked.append(counts) or True)
+    counts, full = reference_job(log, periods)
+    assert asked == [counts] and ds.decay_counts == counts
+    assert ds.full["prediction_id"].tolist() == full["prediction_id"].tolist()
+    assert ds.full["sample_type"].tolist() == full["sample_type"].tolist()
+    np.testing.assert_array_equal(ds.full[FEATURES].to_numpy(), full[FEATURES].to_numpy())
+    np.testing.assert_array_equal(ds.full["confidence"].to_numpy(), full["confidence"].to_numpy())
+    assert_same(ds, reference(log))  # the decay days change nothing in the window's selection
+
+
+def test_bad_rows_only_before_the_window_fail_the_decay_read(tmp_path, schema, small_ranges):
+    """The days read for the decay check are validated like the window (the job then retries without them)."""
+    log = make_log(seed=10, days=20)
+    ts = pd.to_datetime(log["created_at"], utc=True)
+    before = log.index[ts < AS_OF - timedelta(days=LOOKBACK + 1)][:1]
+    log.loc[before, "home_elo"] = np.nan
+    path = write(log, tmp_path / "log.csv", "csv")
+    kw = dict(confidence_threshold=THRESHOLD, min_samples=1, holdout_fraction=FRACTION, replay_ratio=RATIO, random_seed=SEED)
+    window = Window.ending_at(AS_OF, LOOKBACK)
+    with pytest.raises(dl.EvaluationLogError, match="'home_elo' must be a finite number"):
+        select_datasets([LogSource(path.name, path)], schema, window, decay_periods=(AS_OF - timedelta(days=16), AS_OF - timedelta(days=2)), **kw)
+    assert_same(select_datasets([LogSource(path.name, path)], schema, window, **kw), reference(log))
 
 
 def test_problems_are_still_reported_by_the_diagnostic_path(tmp_path, schema, small_ranges):

@@ -11,7 +11,7 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import psycopg
@@ -21,8 +21,8 @@ from psycopg import errors
 from tests.pgcluster import PgCluster, PgDatabase
 
 RANK = {"high": 3, "normal": 2, "low": 1}
-AS_OF = datetime(2026, 11, 27, 2, 0, tzinfo=timezone.utc)
-BASE = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+AS_OF = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
+BASE = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 SHA = "b" * 64
 
 
