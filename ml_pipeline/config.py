@@ -69,6 +69,21 @@ def label_text(value: Any) -> str:
     return str(value)
 
 
+def label_from_text(text: str, classes: Any) -> str:
+    """A label read from a log as one of ``classes`` when only its spelling differs:
+    ``"1.0"`` (an integer column that pandas wrote as floats because of missing labels)
+    is ``"1"``; ``"true"``/``"TRUE"`` is ``"True"``. Any other text is returned unchanged."""
+    if text in classes:
+        return text
+    low = text.strip().lower()
+    if low in ("true", "false"):
+        return "True" if low == "true" else "False"
+    head, dot, tail = text.strip().partition(".")
+    if dot and tail and set(tail) == {"0"} and head.lstrip("-").isdigit():
+        return str(int(head))
+    return text
+
+
 def _schema() -> Any:
     """Build the pydantic schema of model_config.yaml (imported lazily: --help stays fast)."""
     from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator

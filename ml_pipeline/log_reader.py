@@ -148,7 +148,13 @@ def _label_codes(col: Any, classes: Any, *, blank_is_null: bool) -> Any:
     text = _actual_text(col) if blank_is_null else _as_text(col)
     codes = pc.index_in(text, value_set=classes)
     if codes.null_count != text.null_count:
-        raise _Fallback
+        # Same label, other spelling (config.label_from_text): "1.0" for 1, "true" for True.
+        text = pc.replace_substring_regex(text, pattern=r"^\s*(-?[0-9]+)\.0+\s*$", replacement=r"\1")
+        lower = pc.utf8_lower(pc.utf8_trim_whitespace(text))
+        text = pc.if_else(pc.equal(lower, "true"), "True", pc.if_else(pc.equal(lower, "false"), "False", text))
+        codes = pc.index_in(text, value_set=classes)
+        if codes.null_count != text.null_count:
+            raise _Fallback
     return codes
 
 

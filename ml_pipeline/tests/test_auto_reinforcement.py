@@ -510,3 +510,23 @@ def test_from_scratch_without_a_class_in_the_window_skips_or_fine_tunes_never_fa
     run = served.list_runs()[0]
     assert run.status == "completed" and [tj.fine_tune for tj in trainer.jobs] == [True]
     assert "fine-tuning champion v1 instead" in served.get_object(BUCKET_TRAINING_LOGS, f"{run.id}.log").decode()
+
+
+def test_integer_labels_in_the_log_match_integer_classes_of_the_config(settings, sample_log, clock, tmp_path):
+    """Issue 14 item 3: `model.classes: [0, 1, 2]` and a log whose labels are integers."""
+    from ml_pipeline.config import load_settings
+
+    from .conftest import CONFIG
+
+    cfg = tmp_path / "int.yaml"
+    cfg.write_text(CONFIG.read_text().replace("classes: [home_win, draw, away_win]", "classes: [0, 1, 2]"))
+    s = load_settings({"home": str(tmp_path / "home"), "config_path": str(cfg), "backend": "local"}, env={})
+    codes = {"home_win": 0, "draw": 1, "away_win": 2}
+    log = sample_log.assign(predicted_outcome=sample_log["predicted_outcome"].map(codes), actual_outcome=sample_log["actual_outcome"].map(codes))
+    store = MemoryStore(clock=clock)
+    put_log(store, log)
+    trainer = FakeTrainer()
+    job(s, store, trainer).nightly()
+    run = store.list_runs()[0]
+    assert run.status == "completed", run.error_message
+    assert set(run.metrics["error_counts"]) <= {"0", "1", "2"} and run.dataset_size >= 10
