@@ -212,11 +212,20 @@ class Registry:
         self.fetch(target)  # never crown a version whose bytes are damaged
         return self.promote(target.version)
 
-    def register(self, path: Path, classes: list[str], note: str | None = None) -> tuple[ModelVersion, str | None]:
-        """Hand over an existing model as champion. Returns (version, notice)."""
+    def register(self, path: Path, classes: list[str], note: str | None = None, *, config_path: Path | None = None,
+                 sample: Path | None = None) -> tuple[ModelVersion, str | None]:
+        """Hand over an existing model as champion. Returns (version, notice).
+
+        With ``sample`` (a CSV of labelled log rows: the features and ``actual_label``) and
+        ``config_path``, the model is first put through the real trainer on those rows, in a
+        child process without secrets: it must predict and, when it has ``partial_fit``, be
+        fine-tuned (else be refitted as the same pipeline). What does not fit is said at once,
+        before anything is registered.
+        """
         import sklearn
 
         from ml_pipeline import model_io
+        from ml_pipeline.config import label_text
 
         path = Path(path)
         if not path.is_file():
@@ -226,13 +235,15 @@ class Registry:
         if not info.has_predict:
             raise ConfigError(f"'{path}' holds a {info.estimator}, which has no predict(); register a fitted classifier")
         known = info.classes
-        if sorted(known) != sorted(classes):
+        if sorted(label_text(c) for c in known) != sorted(classes):
             raise ConfigError(f"model predicts classes {known}, but model.classes in the config is {classes}")
         fine_tunable = info.fine_tunable
         notice = None
         if not fine_tunable:
             notice = (f"{info.estimator} cannot be fine-tuned incrementally (no partial_fit): "
-                      "the next runs will train a configured model from scratch instead")
+                      "the next runs will retrain the same pipeline from scratch (a fresh copy of it)")
+        if sample is not None and config_path is not None:
+            trial_trainer(data, sample, config_path, source=f"'{path}'")
         mv = self.store.create_model_version(
             sha256=sha256_bytes(data), size_bytes=len(data), sklearn_version=sklearn.__version__,
             estimator=info.estimator, fine_tunable=fine_tunable, metrics={},
@@ -241,6 +252,69 @@ class Registry:
         assert mv.storage_path
         self.store.put_object(BUCKET_MODELS, mv.storage_path, data)
         return self.promote(mv.version), notice
+
+
+def trial_trainer(data: bytes, sample: Path, config_path: Path, *, source: str, timeout: float = 300) -> dict[str, Any]:
+    """Run ``train_model.py`` on the model ``data`` and the labelled rows ``sample`` (one
+    epoch) in a child process without secrets; return its result, or raise ConfigError
+    saying what does not fit (the trainer's own error message)."""
+    import subprocess
+    import sys
+
+    from ml_pipeline import model_io
+
+    with tempfile.TemporaryDirectory(prefix="ml-pipeline-register-") as tmp:
+        model = Path(tmp) / "model.skops"
+        model.write_bytes(data)
+        argv = [sys.executable, "-m", "ml_pipeline.train_model", "--dataset", str(sample), "--holdout", str(sample), "--config", str(config_path),
+                "--fine_tune", "true", "--model_path", str(model), "--model_sha256", sha256_bytes(data), "--output_dir", str(Path(tmp) / "out"),
+                "--epochs", "1"]
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True, env={**model_io.child_environment(), "LOG_LEVEL": "ERROR"},
+                                  timeout=timeout, check=False)
+        except subprocess.TimeoutExpired as exc:
+            raise PipelineError(f"trying model {source} on log rows took more than {timeout:g} s") from exc
+    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
+    try:
+        result = json.loads(lines[-1]) if lines else {}
+    except json.JSONDecodeError:
+        result = {}
+    if proc.returncode != 0 or result.get("status") != "ok":
+        why = result.get("error") or (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ConfigError(f"model {source} does not work with the evaluation log (tried on {sample.name}): {why}; "
+                          "fix the model or model.features / model.classes in the config; nothing was registered")
+    return dict(result)
+
+
+def log_sample(store: Store, settings: Any, workdir: Path, per_class: int = 40) -> Path | None:
+    """Up to ``per_class`` labelled rows of each class from the evaluation log, as the
+    trainer reads them (features + ``actual_label``), written to ``workdir/sample.csv``;
+    None (with nothing written) when no log is reachable."""
+    import pandas as pd
+
+    from ml_pipeline.config import label_from_text
+    from ml_pipeline.log_sources import resolve_sources
+
+    cfg = settings.model
+    try:
+        sources = resolve_sources(store, cfg.evaluation_log.path, None, workdir / "log")
+    except PipelineError:
+        return None
+    src = sources[-1].path
+    frame = pd.read_parquet(src) if src.name.endswith(".parquet") else pd.read_csv(src, dtype=str)
+    actual = cfg.columns.actual_label
+    if actual not in frame.columns:
+        return None
+    classes = set(cfg.model.classes)
+    labels = frame[actual].dropna().astype(str).map(lambda v: label_from_text(v, classes))
+    frame = frame.loc[labels.index].assign(actual_label=labels)
+    frame = frame[frame["actual_label"].isin(classes)].groupby("actual_label", group_keys=False).head(per_class)
+    if frame.empty:
+        return None
+    out = workdir / "sample.csv"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(out, index=False)
+    return out
 
 
 # --------------------------------------------------------------------------- CLI
@@ -288,7 +362,12 @@ def _run(args: Any) -> int:
             for v in versions if not args.json else []:
                 print(_fmt(v))
         elif args.command == "register":
-            mv, notice = registry.register(Path(args.path), list(settings.model.model.classes), args.note)
+            with tempfile.TemporaryDirectory(prefix="ml-pipeline-sample-") as tmp:
+                sample = log_sample(store, settings, Path(tmp))
+                if sample is None:
+                    print("notice: no labelled evaluation log rows found: the model was not tried on log rows")
+                mv, notice = registry.register(Path(args.path), list(settings.model.model.classes), args.note,
+                                               config_path=settings.config_path, sample=sample)
             print(f"registered {args.path} as v{mv.version} (champion), sha256 {mv.sha256}")
             if notice:
                 print(f"notice: {notice}")

@@ -121,3 +121,37 @@ def test_register_a_model_without_partial_fit_says_so(store, settings, tmp_path,
     assert "v1    champion" in capsys.readouterr().out
     assert main(["--backend", "local", "--config", str(CONFIG), "rollback"]) == 2
     assert "nothing to roll back to" in capsys.readouterr().err
+
+
+def test_register_tries_the_model_on_log_rows_and_says_what_does_not_fit(store, settings, sample_log, base_model, tmp_path):
+    """Issue 14 item 4: `register` puts the model through the real trainer on a few log rows."""
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import SGDClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from ml_pipeline.registry import log_sample
+
+    from .conftest import put_log
+
+    put_log(store, sample_log)
+    sample = log_sample(store, settings, tmp_path / "s")
+    rows = pd.read_csv(sample)
+    assert set(rows["actual_label"]) == set(settings.model.model.classes) and len(rows) <= 3 * 40
+    reg = Registry(store, settings.home / "cache")
+    # A pipeline fitted on a column the log does not have: refused before anything is registered.
+    feats = list(settings.model.model.features.numeric)
+    train = rows[feats].assign(extra=1.0)
+    ct = ColumnTransformer([("num", StandardScaler(), [*feats[:3], "extra"])], remainder="passthrough")
+    odd = Pipeline([("prep", ct), ("clf", SGDClassifier(loss="log_loss", random_state=0))]).fit(train, rows["actual_label"])
+    odd_path = tmp_path / "odd.skops"
+    model_io.dump(odd, odd_path)
+    with pytest.raises(ConfigError, match=r"does not work with the evaluation log .*lacks column\(s\) \['extra'\].*nothing was registered"):
+        reg.register(odd_path, list(settings.model.model.classes), config_path=CONFIG, sample=sample)
+    assert store.list_model_versions() == []
+    # The sample model fits: registered as champion.
+    good = tmp_path / "good.skops"
+    model_io.dump(base_model, good)
+    mv, notice = reg.register(good, list(settings.model.model.classes), config_path=CONFIG, sample=sample)
+    assert mv.status == "champion" and notice is None
