@@ -100,6 +100,9 @@ def _schema() -> Any:
 
     class Features(Strict):
         numeric: list[str] = Field(min_length=1)
+        # Numeric features whose cells may be empty/NaN in the log: such rows are kept, and the
+        # trainer drops (and counts, with a warning) the ones the model cannot take.
+        allow_missing: list[str] = []
 
         @field_validator("numeric")
         @classmethod
@@ -107,6 +110,13 @@ def _schema() -> Any:
             if len(set(v)) != len(v):
                 raise ValueError("feature names must be unique")
             return v
+
+        @model_validator(mode="after")
+        def _missing_are_features(self) -> Features:
+            unknown = [f for f in self.allow_missing if f not in self.numeric]
+            if unknown:
+                raise ValueError(f"allow_missing lists {unknown}, which are not in numeric")
+            return self
 
     class Estimator(Strict):
         type: Literal["sgd_logistic"] = "sgd_logistic"

@@ -308,8 +308,11 @@ def _validate(df: pd.DataFrame, schema: LogSchema, problems: Problems) -> pd.Dat
 
     for f in schema.features:
         v = df[f].to_numpy(dtype=float)
+        if f in schema.allow_missing:
+            report(np.isinf(v), f, "must be a finite number or empty (allow_missing)", "replace inf values upstream before logging", v)
+            continue
         report(~np.isfinite(v), f, "must be a finite number (no empty, NaN or inf)",
-               "fill missing feature values upstream before logging", v)
+               "fill missing feature values upstream before logging, or list the feature under model.features.allow_missing", v)
     return df
 
 

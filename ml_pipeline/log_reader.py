@@ -194,7 +194,10 @@ def _process(batch: Any, ctx: _Ctx, *, features: bool) -> _Piece:
         for f in s.features:
             col = _as_float(sub.column(f))
             feats.append(col.to_numpy(zero_copy_only=False))
-            if col.null_count or (len(col) and not np.isfinite(feats[-1]).all()):
+            if f in s.allow_missing:  # empty cells and NaN are kept (as NaN); inf is still an error
+                if len(col) and np.isinf(feats[-1]).any():
+                    raise _Fallback
+            elif col.null_count or (len(col) and not np.isfinite(feats[-1]).all()):
                 raise _Fallback
     h = holdout_hash(ids.to_numpy(zero_copy_only=False))
     pred_i, act_i = pred.to_numpy().astype(np.int8), actual.fill_null(-1).to_numpy().astype(np.int8)

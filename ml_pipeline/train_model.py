@@ -235,7 +235,13 @@ def read_table(path: str | Path, model_cfg: Any, what: str, features: list[str] 
     if df.empty:
         raise EvaluationLogError(f"{what} '{p}' has no rows")
     X = df[features].apply(pd.to_numeric, errors="coerce")
-    bad = X.isna().any(axis=1) | df[LABEL].isna()
+    # Empty cells are allowed in model.features.allow_missing (kept as NaN; see drop_missing); text never is.
+    nan_ok = [c for c in features if c in set(model_cfg.model.features.allow_missing)]
+    text = df[nan_ok].notna() & X[nan_ok].isna() if nan_ok else None
+    strict = [c for c in features if c not in nan_ok]
+    bad = X[strict].isna().any(axis=1) | df[LABEL].isna()
+    if text is not None:
+        bad |= text.any(axis=1)
     if bad.any():
         rows = (df.index[bad][:5] + 2).tolist()
         raise EvaluationLogError(f"{what} '{p}' has {int(bad.sum())} row(s) with missing or non-numeric values (lines {rows})")
@@ -244,6 +250,27 @@ def read_table(path: str | Path, model_cfg: Any, what: str, features: list[str] 
     if unknown:
         raise EvaluationLogError(f"{what} '{p}' has labels {unknown} not in model.classes {sorted(classes)}")
     return df, X.astype(float), df[LABEL].map(label_text).to_numpy(dtype=object)
+
+
+def handles_nan(model: Any, X: Any) -> bool:
+    """True when the fitted ``model`` predicts on the rows of ``X`` that hold NaN (an imputer
+    in its pipeline, or an estimator that takes NaN); tried on a few of those rows."""
+    rows = X[X.isna().any(axis=1).to_numpy()].head(5)
+    try:
+        model.predict(model_input(model, rows))
+    except ValueError:
+        return False
+    return True
+
+
+def drop_missing(X: Any, y: Any, what: str) -> tuple[Any, Any, int]:
+    """Rows of (X, y) without NaN, and how many were dropped (with a warning)."""
+    keep = ~X.isna().any(axis=1).to_numpy()
+    dropped = int((~keep).sum())
+    if dropped:
+        log.warning("%s: %d row(s) with missing feature values dropped (the model does not handle NaN; "
+                    "model.features.allow_missing)", what, dropped)
+    return X[keep], y[keep], dropped
 
 
 def _current_model_from_store(config_path: str) -> tuple[Path, str, int]:
@@ -286,6 +313,7 @@ def _evaluate_reference(args: argparse.Namespace, cfg: Any, Xh: Any, yh: Any) ->
 def train(args: argparse.Namespace) -> dict[str, Any]:
     """Do the work of one invocation and return the result object printed on stdout."""
     import numpy as np
+    import pandas as pd
     import sklearn
 
     from ml_pipeline import model_io
@@ -324,6 +352,16 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             raise EvaluationLogError(f"holdout '{holdout_path}' not found")
         log.warning("no holdout given or found beside the dataset: metrics are on the training data and the gate will refuse")
         Xh, yh, evaluated_on = X, y, "training_dataset"
+
+    dropped: dict[str, int] = {}
+    if X.isna().to_numpy().any() or Xh.isna().to_numpy().any():
+        target_model = current if current is not None and (args.fine_tune or not is_fine_tunable(current)) else None
+        if target_model is None or not handles_nan(target_model, X if X.isna().to_numpy().any() else Xh):
+            X, y, dropped["dataset"] = drop_missing(X, y, "dataset")
+            train_df = train_df[~train_df[features].apply(pd.to_numeric, errors="coerce").isna().any(axis=1)]
+            Xh, yh, dropped["holdout"] = drop_missing(Xh, yh, "holdout")
+            if len(y) == 0 or len(yh) == 0:
+                raise EvaluationLogError("no row is left once the rows with missing feature values are dropped; fill them upstream")
 
     note = None
     fine_tuned = bool(args.fine_tune)
@@ -375,6 +413,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     metrics["epochs"] = epochs if fine_tuned else None
     metrics["learning_rate"] = lr if fine_tuned else None
     metrics["random_seed"] = seed
+    if dropped:
+        metrics["rows_dropped_missing"] = dropped
     metrics["training_seconds"] = round(time.monotonic() - started, 3)
     if note:
         metrics["note"] = note

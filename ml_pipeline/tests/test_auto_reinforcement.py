@@ -530,3 +530,35 @@ def test_integer_labels_in_the_log_match_integer_classes_of_the_config(settings,
     run = store.list_runs()[0]
     assert run.status == "completed", run.error_message
     assert set(run.metrics["error_counts"]) <= {"0", "1", "2"} and run.dataset_size >= 10
+
+
+def test_empty_feature_cells_are_kept_when_allowed_and_fail_with_the_fix_otherwise(settings, sample_log, clock):
+    """Issue 14 item 5 (reader side): one empty cell must not fail the whole run when allowed."""
+    import numpy as np
+
+    holes = sample_log.copy()
+    holes.loc[holes.index[::500], "home_form"] = np.nan  # a few empty cells, written as empty CSV cells
+    store = MemoryStore(clock=clock)
+    put_log(store, holes)
+    job(settings, store, FakeTrainer()).nightly()
+    run = store.list_runs()[0]
+    assert run.status == "failed" and "home_form" in run.error_message and "model.features.allow_missing" in run.error_message
+
+    m = settings.model
+    allowed = settings.with_overrides(model=m.model_copy(update={"model": m.model.model_copy(update={
+        "features": m.model.features.model_copy(update={"allow_missing": ["home_form"]})})}))
+    store = MemoryStore(clock=clock)
+    put_log(store, holes)
+    import pandas as pd
+
+    seen = []
+
+    class Peek(FakeTrainer):
+        def __call__(self, tj, timeout, cancel):
+            seen.append(pd.concat([pd.read_csv(tj.dataset), pd.read_csv(tj.holdout)]))
+            return super().__call__(tj, timeout, cancel)
+
+    job(allowed, store, Peek()).nightly()
+    run = store.list_runs()[0]
+    assert run.status == "completed", run.error_message
+    assert seen[0]["home_form"].isna().any()  # handed to the trainer as empty cells

@@ -272,3 +272,27 @@ def test_the_trainer_records_paired_evidence_and_the_reference(datasets, model_f
     assert abs(p["delta"] - (m["f1_score"] - m["baseline"]["f1_score"])) < 1e-5
     assert m["reference"] == {"version": 1, **m["baseline"]}  # the reference here is the current model itself
     assert 0 <= m["balanced_accuracy"] <= 1
+
+
+def test_rows_with_missing_allowed_features_are_dropped_and_counted(datasets, model_file, tmp_path, capsys):
+    """Issue 14 item 5 (trainer side): the model cannot take NaN: rows dropped, counted, run ok."""
+    import pandas as pd
+
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(CONFIG.read_text().replace("      - home_form\n", "      - home_form\n", 1).replace(
+        "  estimator:\n", "    allow_missing: [home_form]\n  estimator:\n", 1))
+    paths = {}
+    for name, src in (("dataset", datasets.dataset_path), ("holdout", datasets.holdout_path)):
+        df = pd.read_csv(src, dtype={"actual_label": str})
+        df.loc[df.index[:3], "home_form"] = None
+        paths[name] = tmp_path / f"{name}.csv"
+        df.to_csv(paths[name], index=False)
+    code, result, _ = run(["--dataset", paths["dataset"], "--holdout", paths["holdout"], "--config", cfg, "--model_path", model_file,
+                           "--model_sha256", sha256_file(model_file), "--output_dir", tmp_path / "o"], capsys)
+    assert code == 0, result
+    m = result["metrics"]
+    assert m["rows_dropped_missing"] == {"dataset": 3, "holdout": 3} and m["holdout_size"] == datasets.holdout_size - 3
+    # without allow_missing the same file is refused, naming the rows
+    code, result, _ = run(["--dataset", paths["dataset"], "--holdout", paths["holdout"], "--config", CONFIG, "--model_path", model_file,
+                           "--model_sha256", sha256_file(model_file), "--output_dir", tmp_path / "o2"], capsys)
+    assert code == 2 and "3 row(s) with missing or non-numeric values" in result["error"]
