@@ -584,7 +584,7 @@ class Job:
             "error_count": data.error_count, "replay_size": data.replay_size, "error_counts": data.errors_by_class, "data": summary,
             # The gate this run was judged by: alerts.py and the page judge "worse" with the same rule.
             "gate": {"primary_metric": gate.primary_metric, "min_delta": gate.min_delta, "guard_metrics": dict(gate.guard_metrics),
-                     "paired_test": gate.paired_test, "confidence": gate.confidence, "reference_lag": gate.reference_lag,
+                     "balanced_guard": dict(gate.balanced_guard), "paired_test": gate.paired_test, "confidence": gate.confidence, "reference_lag": gate.reference_lag,
                      "reference_metric": gate.reference_metric, "reference_tolerance": gate.reference_tolerance},
         })
         return {"status": "completed", "dataset_size": data.error_count, "metrics": metrics, "model_version": mv.version,

@@ -100,7 +100,8 @@ def decide_promotion(candidate: dict[str, Any], baseline: dict[str, Any] | None,
                 return GateDecision(False, f"paired bootstrap: {primary} gain {float(paired['delta']):+.4f}, lower {conf:.0%} bound {low:+.4f} <= 0; "
                                     "the gain may be holdout noise")
             reasons.append(f"paired bootstrap {conf:.0%} lower bound of the gain {low:+.4f} > 0")
-    for metric, tolerance in promotion.guard_metrics.items():
+    guards = {**dict(promotion.guard_metrics), **dict(getattr(promotion, "balanced_guard", {}) or {})}
+    for metric, tolerance in guards.items():
         if metric not in candidate or metric not in baseline:
             return GateDecision(False, f"guard metric {metric} was not recorded for both models; cannot check it")
         drop = float(baseline[metric]) - float(candidate[metric])
@@ -110,8 +111,8 @@ def decide_promotion(candidate: dict[str, Any], baseline: dict[str, Any] | None,
                 f"{metric} dropped {drop:.4f} ({float(baseline[metric]):.4f} -> {float(candidate[metric]):.4f}), "
                 f"more than its tolerance {tolerance:.4f}",
             )
-    if promotion.guard_metrics:
-        reasons.append(", ".join(f"{m} within {t:.4f}" for m, t in promotion.guard_metrics.items()))
+    if guards:
+        reasons.append(", ".join(f"{m} within {t:.4f}" for m, t in guards.items()))
     if reference and int(getattr(promotion, "reference_lag", 0) or 0) > 0:
         metric, tol = promotion.reference_metric, float(promotion.reference_tolerance)
         if metric in reference and metric in candidate:
