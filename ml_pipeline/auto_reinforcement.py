@@ -52,7 +52,7 @@ from ml_pipeline.errors import (
     TrainingError,
     describe,
 )
-from ml_pipeline.records import BUCKET_TRAINING_LOGS, RUN_SOURCES, Claim, Run, RunSource, RunStatus, utcnow
+from ml_pipeline.records import BUCKET_TRAINING_LOGS, RUN_SOURCES, Claim, ModelVersion, Run, RunSource, RunStatus, utcnow
 
 if TYPE_CHECKING:
     from ml_pipeline.config import Settings
@@ -237,6 +237,9 @@ class TrainingJob:
     random_seed: int
     model_path: Path | None = None
     model_sha256: str | None = None
+    reference_path: Path | None = None
+    reference_sha256: str | None = None
+    reference_version: int | None = None
 
     def argv(self) -> list[str]:
         """Command-line arguments of train_model.py."""
@@ -245,6 +248,10 @@ class TrainingJob:
                 "--holdout", str(self.holdout), "--random_seed", str(self.random_seed)]
         if self.model_path is not None:
             args += ["--model_path", str(self.model_path), "--model_sha256", self.model_sha256 or ""]
+        if self.reference_path is not None:
+            args += ["--reference_path", str(self.reference_path), "--reference_sha256", self.reference_sha256 or ""]
+            if self.reference_version is not None:
+                args += ["--reference_version", str(self.reference_version)]
         return args
 
 
@@ -518,10 +525,30 @@ class Job:
                 changed.retryable = True
                 raise changed
             dataset = Path(data.full_dataset_path)
+            missing = self._missing_classes(dataset)
+            if missing:
+                # A rare class absent from a recent window is normal: never a failed run.
+                why = (f"training from scratch needs every class of model.classes, but the {lookback}-day window has no labelled "
+                       f"row of {missing}")
+                if champion is not None and champion.fine_tunable:
+                    log.warning("%s: fine-tuning champion v%d instead (it keeps the classes it knows)", why, champion.version)
+                    fine_tune, dataset = True, Path(data.dataset_path)
+                else:
+                    reason = f"{why}; a longer --lookback-days window (or retraining.lookback_days) may contain them"
+                    log.warning("skipped: %s", reason)
+                    return {"status": "skipped", "skip_reason": reason, "dataset_size": data.error_count,
+                            "metrics": {"data": summary, "missing_classes": missing}, "source": source}
         job = TrainingJob(dataset=dataset, config=s.config_path.resolve(), fine_tune=fine_tune, output_dir=workdir / "out",
                           learning_rate=s.learning_rate, epochs=s.epochs, holdout=Path(data.holdout_path), random_seed=r.random_seed)
         if champion is not None:  # the orchestrator hands the verified champion over: the trainer never opens the store
             job = TrainingJob(**{**job.__dict__, "model_path": self.registry.fetch(champion), "model_sha256": champion.sha256})
+            reference = self._reference_version(champion)
+            try:
+                if reference is not None:
+                    job = TrainingJob(**{**job.__dict__, "reference_path": self.registry.fetch(reference), "reference_sha256": reference.sha256,
+                                         "reference_version": reference.version})
+            except PipelineError as exc:  # a damaged old version must not stop tonight's run
+                log.warning("reference model v%d cannot be used (%s); the gate judges without it", reference.version if reference else -1, describe(exc))
         result = self.trainer(job, r.training_timeout_seconds, self.cancel)
         # Ask the store, not only the heartbeat thread: the run may have been reaped since the
         # last beat, and a fenced-out runner must not register or upload anything.
@@ -556,7 +583,9 @@ class Job:
             "champion_version": mv.version if decision.promote else (champion.version if champion else None),
             "error_count": data.error_count, "replay_size": data.replay_size, "error_counts": data.errors_by_class, "data": summary,
             # The gate this run was judged by: alerts.py and the page judge "worse" with the same rule.
-            "gate": {"primary_metric": gate.primary_metric, "min_delta": gate.min_delta, "guard_metrics": dict(gate.guard_metrics)},
+            "gate": {"primary_metric": gate.primary_metric, "min_delta": gate.min_delta, "guard_metrics": dict(gate.guard_metrics),
+                     "balanced_guard": dict(gate.balanced_guard), "paired_test": gate.paired_test, "confidence": gate.confidence, "reference_lag": gate.reference_lag,
+                     "reference_metric": gate.reference_metric, "reference_tolerance": gate.reference_tolerance},
         })
         return {"status": "completed", "dataset_size": data.error_count, "metrics": metrics, "model_version": mv.version,
                 "fine_tune_flag": bool(result["fine_tuned"]), "source": source}
@@ -565,9 +594,32 @@ class Job:
         from ml_pipeline.registry import decide_promotion
 
         return decide_promotion(
-            {k: metrics[k] for k in ("accuracy", "precision", "recall", "f1_score")}, metrics.get("baseline"), self.settings.model.promotion,
+            {k: metrics[k] for k in ("accuracy", "precision", "recall", "f1_score", "balanced_accuracy") if k in metrics},
+            metrics.get("baseline"), self.settings.model.promotion,
             holdout_size=int(metrics.get("holdout_size", 0)), evaluated_on=metrics.get("evaluated_on", "holdout"),
+            paired=metrics.get("paired"), reference=metrics.get("reference"),
         )
+
+    def _missing_classes(self, dataset: Path) -> list[str]:
+        """Classes of model.classes without a labelled row in the training CSV ``dataset``."""
+        import pandas as pd
+
+        from ml_pipeline.config import label_text
+
+        seen = {label_text(v) for v in pd.read_csv(dataset, usecols=["actual_label"], dtype=str)["actual_label"].dropna()}
+        return [c for c in self.settings.model.model.classes if c not in seen]
+
+    def _reference_version(self, champion: ModelVersion) -> ModelVersion | None:
+        """The gate's fixed reference: the champion of ``reference_lag`` promotions before
+        ``champion`` (the first champion while there were fewer); None when that is the
+        champion itself or the check is off (``promotion.reference_lag: 0``)."""
+        lag = self.settings.model.promotion.reference_lag
+        if lag <= 0:
+            return None
+        crowned = sorted((v for v in self.store.list_model_versions() if v.promoted_at is not None), key=lambda v: (v.promoted_at, v.version))
+        order = [v for v in crowned if v.version != champion.version] + [champion]
+        ref = order[max(0, len(order) - 1 - lag)]
+        return None if ref.version == champion.version else ref
 
     def _finish(self, run: Run, token: str, final: dict[str, Any], outcome: RunOutcome, *, request_id: str | None, retryable: bool, attempts: int) -> None:
         """Store the log, write the final state (fenced), settle the request."""

@@ -53,6 +53,37 @@ ENV_VARS = {
 }
 
 
+def label_text(value: Any) -> str:
+    """One spelling of a class label everywhere (log, config, model): ``1``, ``True``, ``cat``.
+
+    ints (also numpy ints and integral floats such as ``1.0``) become their decimal digits,
+    bools ``True``/``False``, anything else ``str(value)``.
+    """
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return "True" if bool(value) else "False"
+    if isinstance(value, float) or type(value).__name__.startswith("float"):
+        f = float(value)
+        return str(int(f)) if f.is_integer() else str(f)
+    if type(value).__name__.startswith(("int", "uint")):
+        return str(int(value))
+    return str(value)
+
+
+def label_from_text(text: str, classes: Any) -> str:
+    """A label read from a log as one of ``classes`` when only its spelling differs:
+    ``"1.0"`` (an integer column that pandas wrote as floats because of missing labels)
+    is ``"1"``; ``"true"``/``"TRUE"`` is ``"True"``. Any other text is returned unchanged."""
+    if text in classes:
+        return text
+    low = text.strip().lower()
+    if low in ("true", "false"):
+        return "True" if low == "true" else "False"
+    head, dot, tail = text.strip().partition(".")
+    if dot and tail and set(tail) == {"0"} and head.lstrip("-").isdigit():
+        return str(int(head))
+    return text
+
+
 def _schema() -> Any:
     """Build the pydantic schema of model_config.yaml (imported lazily: --help stays fast)."""
     from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -69,6 +100,9 @@ def _schema() -> Any:
 
     class Features(Strict):
         numeric: list[str] = Field(min_length=1)
+        # Numeric features whose cells may be empty/NaN in the log: such rows are kept, and the
+        # trainer drops (and counts, with a warning) the ones the model cannot take.
+        allow_missing: list[str] = []
 
         @field_validator("numeric")
         @classmethod
@@ -76,6 +110,13 @@ def _schema() -> Any:
             if len(set(v)) != len(v):
                 raise ValueError("feature names must be unique")
             return v
+
+        @model_validator(mode="after")
+        def _missing_are_features(self) -> Features:
+            unknown = [f for f in self.allow_missing if f not in self.numeric]
+            if unknown:
+                raise ValueError(f"allow_missing lists {unknown}, which are not in numeric")
+            return self
 
     class Estimator(Strict):
         type: Literal["sgd_logistic"] = "sgd_logistic"
@@ -87,6 +128,18 @@ def _schema() -> Any:
         classes: list[str] = Field(min_length=2)
         features: Features
         estimator: Estimator = Estimator()
+
+        @field_validator("classes", mode="before")
+        @classmethod
+        def _label_text(cls, v: Any) -> Any:
+            # ints, strings and bools are all labels: one spelling (label_text above) is
+            # compared everywhere: 0 -> "0", true -> "True" (as pandas writes a bool column).
+            if isinstance(v, list):
+                bad = [x for x in v if not isinstance(x, (str, int, bool))]
+                if bad:
+                    raise ValueError(f"class labels must be strings, integers or booleans; got {bad!r}")
+                return [label_text(x) for x in v]
+            return v
 
         @field_validator("classes")
         @classmethod
@@ -111,16 +164,28 @@ def _schema() -> Any:
         random_seed: int = 42
         training_timeout_seconds: int = Field(default=1800, ge=1)
 
+    GateMetric = Literal["accuracy", "precision", "recall", "f1_score", "balanced_accuracy"]
+
     class Promotion(Strict):
-        primary_metric: Literal["accuracy", "precision", "recall", "f1_score"] = "f1_score"
+        primary_metric: GateMetric = "f1_score"
         min_delta: float = Field(default=0.0, ge=-1, le=1)
-        guard_metrics: dict[Literal["accuracy", "precision", "recall", "f1_score"], float] = {
-            "accuracy": 0.02
-        }
+        guard_metrics: dict[GateMetric, float] = {"accuracy": 0.02}
+        # The class-balanced guard, checked like guard_metrics (kept apart so that runs which
+        # did not record metrics.gate are still judged by the page's default gate).
+        balanced_guard: dict[GateMetric, float] = {"balanced_accuracy": 0.01}
         min_holdout_size: int = Field(default=30, ge=1)
         first_model_floor: float = Field(default=0.0, ge=0, le=1)
+        # Paired test on the same holdout rows: the improvement must be unlikely to be noise.
+        paired_test: Literal["bootstrap", "mcnemar", "none"] = "bootstrap"
+        confidence: float = Field(default=0.95, ge=0.5, lt=1)
+        bootstrap_resamples: int = Field(default=1000, ge=100, le=100_000)
+        # The fixed reference: the champion of ``reference_lag`` promotions ago (the first
+        # champion while there were fewer); 0 turns the check off.
+        reference_lag: int = Field(default=5, ge=0, le=1000)
+        reference_metric: GateMetric = "balanced_accuracy"
+        reference_tolerance: float = Field(default=0.02, ge=0, le=1)
 
-        @field_validator("guard_metrics")
+        @field_validator("guard_metrics", "balanced_guard")
         @classmethod
         def _tolerances(cls, v: dict[str, float]) -> dict[str, float]:
             for name, tol in v.items():

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ml_pipeline.config import label_from_text
 from ml_pipeline.log_schema import BATCH_BYTES, LOGICAL_COLUMNS, LogError, LogSchema, Problems, Window, file_format, shown
 
 if TYPE_CHECKING:
@@ -265,6 +266,8 @@ def _validate(df: pd.DataFrame, schema: LogSchema, problems: Problems) -> pd.Dat
         report(dup, "prediction_id", "must be unique", "remove duplicate rows or fix the ids", pid)
 
     classes = set(schema.classes)
+    for col in ("predicted_label", "actual_label"):  # same label, other spelling: "1.0" for 1, "true" for True
+        df[col] = df[col].map(lambda v: label_from_text(v, classes) if isinstance(v, str) else v)
     pred = df["predicted_label"]
     report(pred.isna(), "predicted_label", "must not be empty", "log the predicted class for every row", pred)
     report(pred.notna() & ~pred.isin(classes), "predicted_label",
@@ -305,8 +308,11 @@ def _validate(df: pd.DataFrame, schema: LogSchema, problems: Problems) -> pd.Dat
 
     for f in schema.features:
         v = df[f].to_numpy(dtype=float)
+        if f in schema.allow_missing:
+            report(np.isinf(v), f, "must be a finite number or empty (allow_missing)", "replace inf values upstream before logging", v)
+            continue
         report(~np.isfinite(v), f, "must be a finite number (no empty, NaN or inf)",
-               "fill missing feature values upstream before logging", v)
+               "fill missing feature values upstream before logging, or list the feature under model.features.allow_missing", v)
     return df
 
 

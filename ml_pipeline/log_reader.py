@@ -148,7 +148,13 @@ def _label_codes(col: Any, classes: Any, *, blank_is_null: bool) -> Any:
     text = _actual_text(col) if blank_is_null else _as_text(col)
     codes = pc.index_in(text, value_set=classes)
     if codes.null_count != text.null_count:
-        raise _Fallback
+        # Same label, other spelling (config.label_from_text): "1.0" for 1, "true" for True.
+        text = pc.replace_substring_regex(text, pattern=r"^\s*(-?[0-9]+)\.0+\s*$", replacement=r"\1")
+        lower = pc.utf8_lower(pc.utf8_trim_whitespace(text))
+        text = pc.if_else(pc.equal(lower, "true"), "True", pc.if_else(pc.equal(lower, "false"), "False", text))
+        codes = pc.index_in(text, value_set=classes)
+        if codes.null_count != text.null_count:
+            raise _Fallback
     return codes
 
 
@@ -188,7 +194,10 @@ def _process(batch: Any, ctx: _Ctx, *, features: bool) -> _Piece:
         for f in s.features:
             col = _as_float(sub.column(f))
             feats.append(col.to_numpy(zero_copy_only=False))
-            if col.null_count or (len(col) and not np.isfinite(feats[-1]).all()):
+            if f in s.allow_missing:  # empty cells and NaN are kept (as NaN); inf is still an error
+                if len(col) and np.isinf(feats[-1]).any():
+                    raise _Fallback
+            elif col.null_count or (len(col) and not np.isfinite(feats[-1]).all()):
                 raise _Fallback
     h = holdout_hash(ids.to_numpy(zero_copy_only=False))
     pred_i, act_i = pred.to_numpy().astype(np.int8), actual.fill_null(-1).to_numpy().astype(np.int8)

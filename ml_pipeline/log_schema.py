@@ -131,6 +131,7 @@ class LogSchema:
     classes: tuple[str, ...]
     confidence_scale: str = "unit"
     max_bytes: int = 2_000_000_000
+    allow_missing: tuple[str, ...] = ()  # features whose empty/NaN cells are kept (model.features.allow_missing)
 
     @classmethod
     def from_model_config(cls, model: Any) -> LogSchema:
@@ -141,6 +142,7 @@ class LogSchema:
             classes=tuple(model.model.classes),
             confidence_scale=model.evaluation_log.confidence_scale,
             max_bytes=model.evaluation_log.max_bytes,
+            allow_missing=tuple(model.model.features.allow_missing),
         )
 
     @property

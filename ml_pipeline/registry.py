@@ -36,13 +36,26 @@ class GateDecision:
     reason: str
 
 
-def decide_promotion(candidate: dict[str, Any], baseline: dict[str, Any] | None, promotion: Any, *, holdout_size: int, evaluated_on: str = "holdout") -> GateDecision:
+def decide_promotion(candidate: dict[str, Any], baseline: dict[str, Any] | None, promotion: Any, *, holdout_size: int, evaluated_on: str = "holdout",
+                     paired: dict[str, Any] | None = None, reference: dict[str, Any] | None = None) -> GateDecision:
     """The promotion gate (pure).
 
-    Promote iff the candidate's primary metric on the holdout is >= the baseline's +
-    ``min_delta`` and no guard metric drops by more than its tolerance. Without a
-    current model, promote if the primary metric clears ``first_model_floor``. A holdout
-    smaller than ``min_holdout_size`` (or no holdout at all) never promotes.
+    Without a current model, promote if the primary metric clears ``first_model_floor``.
+    Otherwise promote iff ALL of:
+
+    * the primary metric is strictly above the baseline's (a tie never promotes) and
+      >= baseline + ``min_delta``;
+    * the paired test on the same holdout rows (``paired``, recorded by the trainer; see
+      ml_pipeline/gate_stats.py) says the gain is unlikely to be noise at ``confidence``:
+      ``bootstrap``: the lower bound of the one-sided CI of the primary metric's gain is > 0;
+      ``mcnemar``: the exact one-sided McNemar p-value is < 1 - confidence;
+    * no guard metric (by default accuracy and the class-balanced ``balanced_accuracy``)
+      drops by more than its tolerance;
+    * against the fixed ``reference`` (the champion of ``reference_lag`` promotions ago),
+      ``reference_metric`` does not fall by more than ``reference_tolerance``, so decay
+      through many small steps is caught.
+
+    A holdout smaller than ``min_holdout_size`` (or no holdout at all) never promotes.
     """
     primary = promotion.primary_metric
     if evaluated_on != "holdout":
@@ -56,9 +69,41 @@ def decide_promotion(candidate: dict[str, Any], baseline: dict[str, Any] | None,
         return GateDecision(False, f"first model: {primary} {value:.4f} < floor {promotion.first_model_floor:.4f}")
     base = float(baseline[primary])
     needed = base + promotion.min_delta
+    if value <= base:
+        what = "ties" if value == base else "is below"
+        return GateDecision(False, f"{primary} {value:.4f} {what} the baseline {base:.4f}; a candidate must be strictly better")
     if value < needed:
         return GateDecision(False, f"{primary} {value:.4f} < baseline {base:.4f} + min_delta {promotion.min_delta:.4f}")
-    for metric, tolerance in promotion.guard_metrics.items():
+    reasons = [f"{primary} {value:.4f} > baseline {base:.4f}" + (f" + min_delta {promotion.min_delta:.4f}" if promotion.min_delta > 0 else "")]
+    test = getattr(promotion, "paired_test", "none")
+    if test != "none":
+        if not paired:
+            return GateDecision(False, f"no paired comparison on the holdout was recorded; the {test} test cannot show the gain is not noise")
+        conf = float(promotion.confidence)
+        if test == "mcnemar":
+            from ml_pipeline.gate_stats import mcnemar_p
+
+            b, c = int(paired["candidate_only_right"]), int(paired["baseline_only_right"])
+            p = mcnemar_p(b, c)
+            if p >= 1 - conf:
+                return GateDecision(False, f"McNemar: candidate alone right on {b} rows, baseline alone on {c}: p = {p:.4f} >= "
+                                    f"{1 - conf:.4f}; the gain may be holdout noise (confidence {conf:.2f})")
+            reasons.append(f"McNemar p {p:.4f} < {1 - conf:.4f} ({b} vs {c} rows)")
+        else:
+            if paired.get("metric") != primary or paired.get("ci_low") is None:
+                return GateDecision(False, f"the recorded paired bootstrap is on {paired.get('metric')!r}, not the primary metric {primary!r}; "
+                                    "retrain with this configuration")
+            low, rec_conf = float(paired["ci_low"]), float(paired.get("confidence", conf))
+            if rec_conf < conf:
+                return GateDecision(False, f"the paired bootstrap was computed at confidence {rec_conf:.2f}, below the configured {conf:.2f}")
+            if low <= 0:
+                return GateDecision(False, f"paired bootstrap: {primary} gain {float(paired['delta']):+.4f}, lower {conf:.0%} bound {low:+.4f} <= 0; "
+                                    "the gain may be holdout noise")
+            reasons.append(f"paired bootstrap {conf:.0%} lower bound of the gain {low:+.4f} > 0")
+    guards = {**dict(promotion.guard_metrics), **dict(getattr(promotion, "balanced_guard", {}) or {})}
+    for metric, tolerance in guards.items():
+        if metric not in candidate or metric not in baseline:
+            return GateDecision(False, f"guard metric {metric} was not recorded for both models; cannot check it")
         drop = float(baseline[metric]) - float(candidate[metric])
         if drop > tolerance:
             return GateDecision(
@@ -66,8 +111,17 @@ def decide_promotion(candidate: dict[str, Any], baseline: dict[str, Any] | None,
                 f"{metric} dropped {drop:.4f} ({float(baseline[metric]):.4f} -> {float(candidate[metric]):.4f}), "
                 f"more than its tolerance {tolerance:.4f}",
             )
-    guards = ", ".join(f"{m} within {t:.4f}" for m, t in promotion.guard_metrics.items())
-    return GateDecision(True, f"{primary} {value:.4f} >= baseline {base:.4f} + min_delta {promotion.min_delta:.4f}" + (f"; {guards}" if guards else ""))
+    if guards:
+        reasons.append(", ".join(f"{m} within {t:.4f}" for m, t in guards.items()))
+    if reference and int(getattr(promotion, "reference_lag", 0) or 0) > 0:
+        metric, tol = promotion.reference_metric, float(promotion.reference_tolerance)
+        if metric in reference and metric in candidate:
+            ref, val = float(reference[metric]), float(candidate[metric])
+            if ref - val > tol:
+                return GateDecision(False, f"{metric} {val:.4f} is {ref - val:.4f} below the reference model v{reference.get('version')} "
+                                    f"({ref:.4f}), more than reference_tolerance {tol:.4f}: the model is drifting step by step")
+            reasons.append(f"{metric} {val:.4f} vs reference v{reference.get('version')} {ref:.4f}")
+    return GateDecision(True, "; ".join(reasons))
 
 
 # --------------------------------------------------------------------------- registry
@@ -159,11 +213,20 @@ class Registry:
         self.fetch(target)  # never crown a version whose bytes are damaged
         return self.promote(target.version)
 
-    def register(self, path: Path, classes: list[str], note: str | None = None) -> tuple[ModelVersion, str | None]:
-        """Hand over an existing model as champion. Returns (version, notice)."""
+    def register(self, path: Path, classes: list[str], note: str | None = None, *, config_path: Path | None = None,
+                 sample: Path | None = None) -> tuple[ModelVersion, str | None]:
+        """Hand over an existing model as champion. Returns (version, notice).
+
+        With ``sample`` (a CSV of labelled log rows: the features and ``actual_label``) and
+        ``config_path``, the model is first put through the real trainer on those rows, in a
+        child process without secrets: it must predict and, when it has ``partial_fit``, be
+        fine-tuned (else be refitted as the same pipeline). What does not fit is said at once,
+        before anything is registered.
+        """
         import sklearn
 
         from ml_pipeline import model_io
+        from ml_pipeline.config import label_text
 
         path = Path(path)
         if not path.is_file():
@@ -173,13 +236,15 @@ class Registry:
         if not info.has_predict:
             raise ConfigError(f"'{path}' holds a {info.estimator}, which has no predict(); register a fitted classifier")
         known = info.classes
-        if sorted(known) != sorted(classes):
+        if sorted(label_text(c) for c in known) != sorted(classes):
             raise ConfigError(f"model predicts classes {known}, but model.classes in the config is {classes}")
         fine_tunable = info.fine_tunable
         notice = None
         if not fine_tunable:
             notice = (f"{info.estimator} cannot be fine-tuned incrementally (no partial_fit): "
-                      "the next runs will train a configured model from scratch instead")
+                      "the next runs will retrain the same pipeline from scratch (a fresh copy of it)")
+        if sample is not None and config_path is not None:
+            trial_trainer(data, sample, config_path, source=f"'{path}'")
         mv = self.store.create_model_version(
             sha256=sha256_bytes(data), size_bytes=len(data), sklearn_version=sklearn.__version__,
             estimator=info.estimator, fine_tunable=fine_tunable, metrics={},
@@ -188,6 +253,69 @@ class Registry:
         assert mv.storage_path
         self.store.put_object(BUCKET_MODELS, mv.storage_path, data)
         return self.promote(mv.version), notice
+
+
+def trial_trainer(data: bytes, sample: Path, config_path: Path, *, source: str, timeout: float = 300) -> dict[str, Any]:
+    """Run ``train_model.py`` on the model ``data`` and the labelled rows ``sample`` (one
+    epoch) in a child process without secrets; return its result, or raise ConfigError
+    saying what does not fit (the trainer's own error message)."""
+    import subprocess
+    import sys
+
+    from ml_pipeline import model_io
+
+    with tempfile.TemporaryDirectory(prefix="ml-pipeline-register-") as tmp:
+        model = Path(tmp) / "model.skops"
+        model.write_bytes(data)
+        argv = [sys.executable, "-m", "ml_pipeline.train_model", "--dataset", str(sample), "--holdout", str(sample), "--config", str(config_path),
+                "--fine_tune", "true", "--model_path", str(model), "--model_sha256", sha256_bytes(data), "--output_dir", str(Path(tmp) / "out"),
+                "--epochs", "1"]
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True, env={**model_io.child_environment(), "LOG_LEVEL": "ERROR"},
+                                  timeout=timeout, check=False)
+        except subprocess.TimeoutExpired as exc:
+            raise PipelineError(f"trying model {source} on log rows took more than {timeout:g} s") from exc
+    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
+    try:
+        result = json.loads(lines[-1]) if lines else {}
+    except json.JSONDecodeError:
+        result = {}
+    if proc.returncode != 0 or result.get("status") != "ok":
+        why = result.get("error") or (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ConfigError(f"model {source} does not work with the evaluation log (tried on {sample.name}): {why}; "
+                          "fix the model or model.features / model.classes in the config; nothing was registered")
+    return dict(result)
+
+
+def log_sample(store: Store, settings: Any, workdir: Path, per_class: int = 40) -> Path | None:
+    """Up to ``per_class`` labelled rows of each class from the evaluation log, as the
+    trainer reads them (features + ``actual_label``), written to ``workdir/sample.csv``;
+    None (with nothing written) when no log is reachable."""
+    import pandas as pd
+
+    from ml_pipeline.config import label_from_text
+    from ml_pipeline.log_sources import resolve_sources
+
+    cfg = settings.model
+    try:
+        sources = resolve_sources(store, cfg.evaluation_log.path, None, workdir / "log")
+    except PipelineError:
+        return None
+    src = sources[-1].path
+    frame = pd.read_parquet(src) if src.name.endswith(".parquet") else pd.read_csv(src, dtype=str)
+    actual = cfg.columns.actual_label
+    if actual not in frame.columns:
+        return None
+    classes = set(cfg.model.classes)
+    labels = frame[actual].dropna().astype(str).map(lambda v: label_from_text(v, classes))
+    frame = frame.loc[labels.index].assign(actual_label=labels)
+    frame = frame[frame["actual_label"].isin(classes)].groupby("actual_label", group_keys=False).head(per_class)
+    if frame.empty:
+        return None
+    out = workdir / "sample.csv"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(out, index=False)
+    return out
 
 
 # --------------------------------------------------------------------------- CLI
@@ -235,7 +363,12 @@ def _run(args: Any) -> int:
             for v in versions if not args.json else []:
                 print(_fmt(v))
         elif args.command == "register":
-            mv, notice = registry.register(Path(args.path), list(settings.model.model.classes), args.note)
+            with tempfile.TemporaryDirectory(prefix="ml-pipeline-sample-") as tmp:
+                sample = log_sample(store, settings, Path(tmp))
+                if sample is None:
+                    print("notice: no labelled evaluation log rows found: the model was not tried on log rows")
+                mv, notice = registry.register(Path(args.path), list(settings.model.model.classes), args.note,
+                                               config_path=settings.config_path, sample=sample)
             print(f"registered {args.path} as v{mv.version} (champion), sha256 {mv.sha256}")
             if notice:
                 print(f"notice: {notice}")

@@ -36,7 +36,7 @@ if not __package__:  # started as a script: make the package importable (see PIT
 
 from ml_pipeline.checksums import sha256_file  # noqa: E402
 from ml_pipeline.cli import run_main  # noqa: E402
-from ml_pipeline.config import DEFAULT_CONFIG_FILE, LOG_LEVELS  # noqa: E402
+from ml_pipeline.config import DEFAULT_CONFIG_FILE, LOG_LEVELS, label_text  # noqa: E402
 from ml_pipeline.errors import ConfigError, EvaluationLogError, describe  # noqa: E402
 from ml_pipeline.estimators import estimator_name, final_estimator, is_fine_tunable, known_classes  # noqa: E402
 
@@ -74,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, help="passes of partial_fit over the dataset (default: config, 5)")
     p.add_argument("--holdout", help="holdout CSV (default: holdout.csv beside the dataset)")
     p.add_argument("--random_seed", type=int, help="seed for shuffling and from-scratch fits (default: config)")
+    p.add_argument("--reference_path", help="the gate's fixed reference model (.skops), evaluated on the same holdout")
+    p.add_argument("--reference_sha256", help="expected sha256 of --reference_path")
+    p.add_argument("--reference_version", type=int, help="registry version of --reference_path (recorded in metrics.reference)")
     return p
 
 
@@ -97,13 +100,48 @@ def _preprocess(model: Any, X: Any) -> Any:
     return model[:-1].transform(X) if hasattr(model, "steps") and len(model.steps) > 1 else X
 
 
+def model_labels(model: Any, y: Any, classes: list[str]) -> tuple[Any, Any]:
+    """``y`` (label texts) as the model's own label values, and the model's classes.
+
+    A model fitted on integers (or bools) gets integers back, so ``partial_fit`` never sees
+    a mix of label types; an unfitted model gets the texts. Labels compare as
+    :func:`~ml_pipeline.config.label_text` (``1`` == ``"1"``).
+    """
+    import numpy as np
+
+    own = getattr(final_estimator(model), "classes_", None) if model is not None else None
+    if own is None:
+        return np.asarray(y, dtype=object), np.asarray(classes, dtype=object)
+    to_model = {label_text(c): c for c in own}
+    missing = sorted(set(classes) - set(to_model))
+    if missing:
+        raise ConfigError(f"the model knows classes {sorted(to_model)}, not {missing} of model.classes {classes}; fix the config or the model")
+    return np.asarray([to_model[label_text(v)] for v in y]), np.asarray(own)
+
+
+def model_input(model: Any, X: Any) -> Any:
+    """``X`` (a DataFrame) as the model expects it: the DataFrame itself for a model fitted on
+    named columns (``feature_names_in_``), else a float array in the configured order."""
+    return X if hasattr(model, "feature_names_in_") or not hasattr(X, "to_numpy") else X.to_numpy(dtype=float)
+
+
+def predict_text(model: Any, X: Any) -> Any:
+    """The model's predictions on ``X`` as label texts (comparable with the log's labels)."""
+    import numpy as np
+
+    return np.asarray([label_text(v) for v in model.predict(model_input(model, X))], dtype=object)
+
+
 def fine_tune(model: Any, X: Any, y: Any, *, classes: list[str], epochs: int, learning_rate: float, random_seed: int) -> Any:
     """Return a copy of ``model`` after ``epochs`` shuffled passes of ``partial_fit``.
 
-    Preprocessing is kept as fitted. The step size is constant (``eta0 = learning_rate``);
-    a learning rate of 0 takes no step, so the coefficients are returned unchanged.
+    Preprocessing is kept as fitted (``X`` may be a DataFrame with the model's column names,
+    which a ColumnTransformer selecting by name needs). Labels are given to the estimator
+    in its own type (see :func:`model_labels`). The step size is constant (``eta0 =
+    learning_rate``); a learning rate of 0 takes no step, so the coefficients are unchanged.
     """
     import numpy as np
+    import scipy.sparse as sp
 
     tuned = copy.deepcopy(model)
     if learning_rate == 0:
@@ -112,23 +150,36 @@ def fine_tune(model: Any, X: Any, y: Any, *, classes: list[str], epochs: int, le
     est = final_estimator(tuned)
     if hasattr(est, "learning_rate"):
         est.set_params(learning_rate="constant", eta0=learning_rate)
-    Xt = np.asarray(_preprocess(tuned, X), dtype=float)
-    y = np.asarray(y)
+    Xt = _preprocess(tuned, model_input(tuned, X))
+    Xt = Xt.tocsr() if sp.issparse(Xt) else np.asarray(Xt, dtype=float)
+    y, own = model_labels(tuned, y, classes)
     rng = np.random.default_rng(random_seed)
     for epoch in range(epochs):
         order = rng.permutation(len(y))
-        est.partial_fit(Xt[order], y[order], classes=np.asarray(classes))
+        est.partial_fit(Xt[order], y[order], classes=own)
         log.debug("epoch %d/%d done", epoch + 1, epochs)
     return tuned
 
 
 def evaluate(model: Any, X: Any, y: Any) -> dict[str, float]:
-    """Accuracy and macro precision, recall and F1 on (X, y)."""
-    from sklearn.metrics import accuracy_score, precision_recall_fscore_support
+    """Accuracy, macro precision, recall and F1, and balanced accuracy on (X, y)."""
+    return scores(y, predict_text(model, X))
 
-    pred = model.predict(X)
+
+def scores(y: Any, pred: Any) -> dict[str, float]:
+    """The gate's metrics of predictions ``pred`` (label texts) against ``y``."""
+    import warnings
+
+    import numpy as np
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score, precision_recall_fscore_support
+
+    y, pred = np.asarray(y, dtype=object), np.asarray(pred, dtype=object)
     p, r, f, _ = precision_recall_fscore_support(y, pred, average="macro", zero_division=0)
-    return {"accuracy": round(float(accuracy_score(y, pred)), 6), "precision": round(float(p), 6), "recall": round(float(r), 6), "f1_score": round(float(f), 6)}
+    with warnings.catch_warnings():  # "y_pred contains classes not in y_true": counted as the guide's metrics are
+        warnings.simplefilter("ignore")
+        bal = balanced_accuracy_score(y, pred)
+    return {"accuracy": round(float(accuracy_score(y, pred)), 6), "precision": round(float(p), 6), "recall": round(float(r), 6),
+            "f1_score": round(float(f), 6), "balanced_accuracy": round(float(bal), 6)}
 
 
 def load_verified_model(path: Path, expected_sha256: str | None, *, trust_unverified: bool = False) -> Any:
@@ -152,8 +203,19 @@ def load_verified_model(path: Path, expected_sha256: str | None, *, trust_unveri
 
 
 # --------------------------------------------------------------------------- data
-def read_table(path: str | Path, model_cfg: Any, what: str) -> tuple[Any, Any, Any]:
-    """Read a dataset/holdout CSV written by data_loader: (frame, X, y)."""
+def model_features(model: Any, model_cfg: Any) -> list[str]:
+    """The columns the model is given: its own ``feature_names_in_`` when it was fitted on a
+    DataFrame (a handed-over pipeline), else ``model.features.numeric`` of the config."""
+    names = getattr(model, "feature_names_in_", None) if model is not None else None
+    return [str(n) for n in names] if names is not None else list(model_cfg.model.features.numeric)
+
+
+def read_table(path: str | Path, model_cfg: Any, what: str, features: list[str] | None = None) -> tuple[Any, Any, Any]:
+    """Read a dataset/holdout CSV written by data_loader: (frame, X, y).
+
+    ``X`` is a DataFrame with exactly ``features`` (default: the config's) as columns, in
+    that order, so a pipeline selecting columns by name gets the names it was fitted with.
+    """
     import pandas as pd
 
     p = Path(path)
@@ -163,17 +225,23 @@ def read_table(path: str | Path, model_cfg: Any, what: str) -> tuple[Any, Any, A
         df = pd.read_csv(p, dtype={"prediction_id": str, "predicted_label": str, LABEL: str})
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise EvaluationLogError(f"{what} '{p}' cannot be read as CSV: {exc}") from exc
-    features = list(model_cfg.model.features.numeric)
+    features = list(features or model_cfg.model.features.numeric)
     missing = [c for c in [*features, LABEL] if c not in df.columns]
     if missing:
         raise EvaluationLogError(
             f"{what} '{p}' lacks column(s) {missing}; build it with ml_pipeline.data_loader "
-            "(features come from model.features in the config)"
+            "(features come from model.features in the config, or from the model's own feature_names_in_)"
         )
     if df.empty:
         raise EvaluationLogError(f"{what} '{p}' has no rows")
     X = df[features].apply(pd.to_numeric, errors="coerce")
-    bad = X.isna().any(axis=1) | df[LABEL].isna()
+    # Empty cells are allowed in model.features.allow_missing (kept as NaN; see drop_missing); text never is.
+    nan_ok = [c for c in features if c in set(model_cfg.model.features.allow_missing)]
+    text = df[nan_ok].notna() & X[nan_ok].isna() if nan_ok else None
+    strict = [c for c in features if c not in nan_ok]
+    bad = X[strict].isna().any(axis=1) | df[LABEL].isna()
+    if text is not None:
+        bad |= text.any(axis=1)
     if bad.any():
         rows = (df.index[bad][:5] + 2).tolist()
         raise EvaluationLogError(f"{what} '{p}' has {int(bad.sum())} row(s) with missing or non-numeric values (lines {rows})")
@@ -181,7 +249,28 @@ def read_table(path: str | Path, model_cfg: Any, what: str) -> tuple[Any, Any, A
     unknown = sorted(set(df[LABEL]) - classes)
     if unknown:
         raise EvaluationLogError(f"{what} '{p}' has labels {unknown} not in model.classes {sorted(classes)}")
-    return df, X.to_numpy(dtype=float), df[LABEL].to_numpy()
+    return df, X.astype(float), df[LABEL].map(label_text).to_numpy(dtype=object)
+
+
+def handles_nan(model: Any, X: Any) -> bool:
+    """True when the fitted ``model`` predicts on the rows of ``X`` that hold NaN (an imputer
+    in its pipeline, or an estimator that takes NaN); tried on a few of those rows."""
+    rows = X[X.isna().any(axis=1).to_numpy()].head(5)
+    try:
+        model.predict(model_input(model, rows))
+    except ValueError:
+        return False
+    return True
+
+
+def drop_missing(X: Any, y: Any, what: str) -> tuple[Any, Any, int]:
+    """Rows of (X, y) without NaN, and how many were dropped (with a warning)."""
+    keep = ~X.isna().any(axis=1).to_numpy()
+    dropped = int((~keep).sum())
+    if dropped:
+        log.warning("%s: %d row(s) with missing feature values dropped (the model does not handle NaN; "
+                    "model.features.allow_missing)", what, dropped)
+    return X[keep], y[keep], dropped
 
 
 def _current_model_from_store(config_path: str) -> tuple[Path, str, int]:
@@ -206,9 +295,25 @@ def _current_model_from_store(config_path: str) -> tuple[Path, str, int]:
 
 
 # --------------------------------------------------------------------------- main
+def _evaluate_reference(args: argparse.Namespace, cfg: Any, Xh: Any, yh: Any) -> dict[str, Any] | None:
+    """The gate's fixed reference model on the same holdout: ``{"version", metrics...}``.
+
+    A reference that cannot be loaded or scored is recorded as ``None`` with a warning: the
+    gate then judges without it (it still has the baseline, the paired test and the guards).
+    """
+    try:
+        ref = load_verified_model(Path(args.reference_path), args.reference_sha256, trust_unverified=args.trust_unverified_model)
+        X = Xh[model_features(ref, cfg)] if all(c in Xh.columns for c in model_features(ref, cfg)) else Xh
+        return {"version": args.reference_version, **evaluate(ref, X, yh)}
+    except Exception as exc:  # noqa: BLE001 - a broken old model must not fail tonight's run
+        log.warning("reference model %s could not be evaluated (%s); the gate judges without it", args.reference_path, describe(exc))
+        return None
+
+
 def train(args: argparse.Namespace) -> dict[str, Any]:
     """Do the work of one invocation and return the result object printed on stdout."""
     import numpy as np
+    import pandas as pd
     import sklearn
 
     from ml_pipeline import model_io
@@ -226,17 +331,6 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         raise ConfigError(f"--learning_rate {lr}: must be a finite number >= 0")
     classes = list(cfg.model.classes)
 
-    train_df, X, y = read_table(args.dataset, cfg, "dataset")
-    holdout_path = Path(args.holdout) if args.holdout else Path(args.dataset).with_name("holdout.csv")
-    if holdout_path.is_file():
-        _, Xh, yh = read_table(holdout_path, cfg, "holdout")
-        evaluated_on = "holdout"
-    else:
-        if args.holdout:
-            raise EvaluationLogError(f"holdout '{holdout_path}' not found")
-        log.warning("no holdout given or found beside the dataset: metrics are on the training data and the gate will refuse")
-        Xh, yh, evaluated_on = X, y, "training_dataset"
-
     current, current_version, sha = None, None, args.model_sha256
     model_path = Path(args.model_path) if args.model_path else None
     if model_path is None and args.fine_tune:
@@ -244,31 +338,73 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     if model_path is not None:
         current = load_verified_model(model_path, sha, trust_unverified=args.trust_unverified_model)
         known = known_classes(current) or classes
-        if sorted(known) != sorted(classes):
+        if sorted(label_text(c) for c in known) != sorted(classes):
             raise ConfigError(f"current model predicts classes {known}, but model.classes is {classes}; fix the config or the model")
+    features = model_features(current, cfg)
+
+    train_df, X, y = read_table(args.dataset, cfg, "dataset", features)
+    holdout_path = Path(args.holdout) if args.holdout else Path(args.dataset).with_name("holdout.csv")
+    if holdout_path.is_file():
+        _, Xh, yh = read_table(holdout_path, cfg, "holdout", features)
+        evaluated_on = "holdout"
+    else:
+        if args.holdout:
+            raise EvaluationLogError(f"holdout '{holdout_path}' not found")
+        log.warning("no holdout given or found beside the dataset: metrics are on the training data and the gate will refuse")
+        Xh, yh, evaluated_on = X, y, "training_dataset"
+
+    dropped: dict[str, int] = {}
+    if X.isna().to_numpy().any() or Xh.isna().to_numpy().any():
+        target_model = current if current is not None and (args.fine_tune or not is_fine_tunable(current)) else None
+        if target_model is None or not handles_nan(target_model, X if X.isna().to_numpy().any() else Xh):
+            X, y, dropped["dataset"] = drop_missing(X, y, "dataset")
+            train_df = train_df[~train_df[features].apply(pd.to_numeric, errors="coerce").isna().any(axis=1)]
+            Xh, yh, dropped["holdout"] = drop_missing(Xh, yh, "holdout")
+            if len(y) == 0 or len(yh) == 0:
+                raise EvaluationLogError("no row is left once the rows with missing feature values are dropped; fill them upstream")
 
     note = None
     fine_tuned = bool(args.fine_tune)
     if fine_tuned and not is_fine_tunable(current):
         note = (f"current model ({type(final_estimator(current)).__name__}) cannot be fine-tuned "
-                "incrementally (no partial_fit): trained from scratch instead")
+                "incrementally (no partial_fit): retrained from scratch with the same pipeline")
         log.warning(note)
         fine_tuned = False
     if fine_tuned:
         log.info("fine-tuning %s: %d epoch(s) at learning rate %g on %d rows", type(final_estimator(current)).__name__, epochs, lr, len(y))
         candidate = fine_tune(current, X, y, classes=classes, epochs=epochs, learning_rate=lr, random_seed=seed)
     else:
-        log.info("training from scratch on %d rows", len(y))
-        candidate = new_pipeline(cfg, seed)
         if len(set(y)) < len(classes):
             raise EvaluationLogError(f"training from scratch needs every class in the dataset; it has only {sorted(set(y))} of {classes} "
                                      "(a longer --lookback-days window may contain them)")
-        candidate.fit(X, y)
+        if current is not None:
+            from sklearn.base import clone
 
-    metrics: dict[str, Any] = evaluate(candidate, Xh, yh)
-    metrics["baseline"] = evaluate(current, Xh, yh) if current is not None else None
+            # The user's own pipeline (preprocessing, encoders, hyper-parameters), refitted.
+            log.info("training a fresh copy of the current %s pipeline from scratch on %d rows", estimator_name(current), len(y))
+            candidate = clone(current)
+            target, _ = model_labels(current, y, classes)
+            X = model_input(current, X)
+        else:
+            log.info("training the configured pipeline from scratch on %d rows", len(y))
+            candidate, target = new_pipeline(cfg, seed), y
+        candidate.fit(X, target)
+
+    pred = predict_text(candidate, Xh)
+    metrics: dict[str, Any] = scores(yh, pred)
+    metrics["baseline"] = None
+    if current is not None:
+        from ml_pipeline.gate_stats import paired_evidence
+
+        pred_base = predict_text(current, Xh)
+        metrics["baseline"] = scores(yh, pred_base)
+        # Per-row evidence for the gate's paired test: both models on the same holdout rows.
+        pc = cfg.promotion
+        metrics["paired"] = paired_evidence(yh, pred, pred_base, metric=pc.primary_metric, confidence=pc.confidence,
+                                            resamples=pc.bootstrap_resamples, seed=seed)
+    metrics["reference"] = _evaluate_reference(args, cfg, Xh, yh) if args.reference_path else None
     errors = (train_df["sample_type"] == "error").to_numpy() if "sample_type" in train_df else np.ones(len(y), bool)
-    metrics["errors_fixed"] = int((candidate.predict(X[errors]) == y[errors]).sum()) if errors.any() else 0
+    metrics["errors_fixed"] = int((predict_text(candidate, X[errors]) == y[errors]).sum()) if errors.any() else 0
     metrics["error_samples"] = int(errors.sum())
     metrics["holdout_size"] = int(len(yh))
     metrics["evaluated_on"] = evaluated_on
@@ -277,6 +413,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     metrics["epochs"] = epochs if fine_tuned else None
     metrics["learning_rate"] = lr if fine_tuned else None
     metrics["random_seed"] = seed
+    if dropped:
+        metrics["rows_dropped_missing"] = dropped
     metrics["training_seconds"] = round(time.monotonic() - started, 3)
     if note:
         metrics["note"] = note

@@ -29,8 +29,8 @@ from .conftest import AS_OF, put_log
 
 USER_A = "00000000-0000-4000-8000-00000000000a"
 USER_B = "00000000-0000-4000-8000-00000000000b"
-GOOD = {"accuracy": 0.62, "precision": 0.6, "recall": 0.6, "f1_score": 0.6}
-BASELINE = {"accuracy": 0.55, "precision": 0.5, "recall": 0.5, "f1_score": 0.5}
+GOOD = {"accuracy": 0.62, "precision": 0.6, "recall": 0.6, "f1_score": 0.6, "balanced_accuracy": 0.6}
+BASELINE = {"accuracy": 0.55, "precision": 0.5, "recall": 0.5, "f1_score": 0.5, "balanced_accuracy": 0.5}
 
 
 class Clock:
@@ -68,6 +68,10 @@ class FakeTrainer:
         (job.output_dir / "model.joblib").write_bytes(data)
         metrics = {**self.metrics, "baseline": dict(self.baseline) if job.model_path else None, "holdout_size": 400,
                    "evaluated_on": "holdout", "fine_tuned": job.fine_tune}
+        if job.model_path:  # the paired evidence the real trainer records: clear when the gap is wide
+            delta = self.metrics["f1_score"] - self.baseline["f1_score"]
+            metrics["paired"] = {"metric": "f1_score", "delta": delta, "ci_low": delta - 0.05, "ci_high": delta + 0.05, "confidence": 0.95,
+                                 "candidate_only_right": 60, "baseline_only_right": 30, "n": 400}
         return {"status": "ok", "model_path": str(job.output_dir / "model.joblib"), "sha256": sha256_bytes(data), "size_bytes": len(data),
                 "sklearn_version": "fake", "estimator": "SGDClassifier", "fine_tunable": True, "fine_tuned": job.fine_tune,
                 "parent_version": None, "note": None, "metrics": metrics}
@@ -114,9 +118,12 @@ def test_nightly_run_completes_with_metrics_gate_log_and_version(mem, settings):
     assert run.status == "completed" and run.source == "auto_daily" and run.fine_tune_flag
     m = run.metrics
     assert {k: m[k] for k in GOOD} == GOOD and m["baseline"] == BASELINE
-    assert m["promoted"] is True and "f1_score 0.6000 >= baseline 0.5000" in m["promotion_reason"]
+    assert m["promoted"] is True and "f1_score 0.6000 > baseline 0.5000; paired bootstrap 95% lower bound" in m["promotion_reason"]
+    assert "balanced_accuracy within 0.0100" in m["promotion_reason"]
     promotion = settings.model.promotion  # recorded so alerts.py and the page judge "worse" by the gate that ran
-    assert m["gate"] == {"primary_metric": promotion.primary_metric, "min_delta": promotion.min_delta, "guard_metrics": dict(promotion.guard_metrics)}
+    assert {k: m["gate"][k] for k in ("primary_metric", "min_delta", "guard_metrics")} == {
+        "primary_metric": promotion.primary_metric, "min_delta": promotion.min_delta, "guard_metrics": dict(promotion.guard_metrics)}
+    assert m["gate"]["paired_test"] == "bootstrap" and m["gate"]["confidence"] == 0.95 and m["gate"]["reference_lag"] == 5
     assert run.dataset_size == m["error_count"] >= 10
     assert run.log_url == f"training-logs/{run.id}.log"
     log_text = mem.get_object(BUCKET_TRAINING_LOGS, f"{run.id}.log").decode()
@@ -140,19 +147,19 @@ def test_second_nightly_run_the_same_utc_day_does_nothing(mem, settings):
 
 
 def test_worse_candidate_is_rejected_and_champion_stays(mem, settings):
-    worse = {"accuracy": 0.40, "precision": 0.4, "recall": 0.4, "f1_score": 0.4}
+    worse = {"accuracy": 0.40, "precision": 0.4, "recall": 0.4, "f1_score": 0.4, "balanced_accuracy": 0.4}
     j = job(settings, mem, FakeTrainer(metrics=worse))
     j.nightly()
     run = mem.list_runs()[0]
     assert run.status == "completed" and run.metrics["promoted"] is False
-    assert "f1_score 0.4000 < baseline 0.5000" in run.metrics["promotion_reason"]
+    assert "f1_score 0.4000 is below the baseline 0.5000" in run.metrics["promotion_reason"]
     assert mem.get_champion().version == 1
     assert mem.get_model_version(run.model_version).status == "rejected"
     assert j.exit_code() == 0
 
 
 def test_guard_metric_drop_rejects_a_better_primary_metric(mem, settings):
-    better_f1_worse_accuracy = {"accuracy": 0.45, "precision": 0.7, "recall": 0.7, "f1_score": 0.7}
+    better_f1_worse_accuracy = {"accuracy": 0.45, "precision": 0.7, "recall": 0.7, "f1_score": 0.7, "balanced_accuracy": 0.7}
     job(settings, mem, FakeTrainer(metrics=better_f1_worse_accuracy)).nightly()
     run = mem.list_runs()[0]
     assert run.metrics["promoted"] is False and "accuracy dropped 0.1000" in run.metrics["promotion_reason"]
@@ -454,3 +461,104 @@ def test_guide_api_run_auto_reinforcement(seeded, settings, monkeypatch):
     assert run_auto_reinforcement() is True
     assert run_auto_reinforcement() is True  # same day: nothing to do
     assert [r.source for r in seeded.list_runs()].count("auto_daily") == 1
+
+
+def test_reference_is_the_champion_of_n_promotions_ago_and_reaches_the_trainer(mem, settings, clock):
+    """The gate's fixed reference: v1 while fewer than reference_lag promotions happened, then
+    the champion of reference_lag promotions before the current one."""
+    from ml_pipeline.registry import Registry
+
+    reg = Registry(mem, settings.home / "cache")
+    s2 = with_section(settings, "promotion", reference_lag=2)
+    j = job(s2, mem)
+    assert j._reference_version(mem.get_champion()) is None  # only v1: nothing older to compare with
+    for i in range(3):  # v2, v3, v4 promoted in turn
+        clock.advance(minutes=1)
+        data = f"model {i}".encode()
+        mv = mem.create_model_version(sha256=sha256_bytes(data), size_bytes=len(data), sklearn_version="fake", estimator="SGDClassifier",
+                                      fine_tunable=True, metrics={}, note=f"m{i}")
+        mem.put_object(BUCKET_MODELS, mv.storage_path, data)
+        reg.promote(mv.version)
+        champ = mem.get_champion()
+        expected = {2: 1, 3: 1, 4: 2}[champ.version]
+        assert j._reference_version(champ).version == expected
+    off = job(with_section(settings, "promotion", reference_lag=0), mem)
+    assert off._reference_version(mem.get_champion()) is None
+    job_args = TrainingJob(dataset=Path("d.csv"), config=Path("c.yaml"), fine_tune=True, output_dir=Path("o"), learning_rate=0.1, epochs=1,
+                           holdout=Path("h.csv"), random_seed=1, reference_path=Path("r.skops"), reference_sha256="ab", reference_version=2).argv()
+    assert job_args[-6:] == ["--reference_path", "r.skops", "--reference_sha256", "ab", "--reference_version", "2"]
+
+
+def test_from_scratch_without_a_class_in_the_window_skips_or_fine_tunes_never_fails(settings, sample_log, base_model_file, clock):
+    """Issue 14 item 2: a rare class missing from a recent window is normal."""
+    no_draw = sample_log[sample_log["actual_outcome"] != "draw"]
+    empty = MemoryStore(clock=clock)  # no champion: the first model would be trained from scratch
+    put_log(empty, no_draw)
+    trainer = FakeTrainer()
+    j = job(settings, empty, trainer)
+    j.nightly()
+    run = empty.list_runs()[0]
+    assert run.status == "skipped" and trainer.jobs == [] and j.exit_code() == 0
+    assert "no labelled row of ['draw']" in run.skip_reason and "longer --lookback-days" in run.skip_reason
+    assert run.metrics["missing_classes"] == ["draw"]
+
+    served = MemoryStore(clock=clock)  # a fine-tunable champion: decay asks for from scratch, the champion is fine-tuned instead
+    put_log(served, no_draw)
+    Registry(served, settings.home / "cache2").register(base_model_file, list(settings.model.model.classes))
+    trainer = FakeTrainer()
+    job(settings, served, trainer).nightly(source="decay_triggered")
+    run = served.list_runs()[0]
+    assert run.status == "completed" and [tj.fine_tune for tj in trainer.jobs] == [True]
+    assert "fine-tuning champion v1 instead" in served.get_object(BUCKET_TRAINING_LOGS, f"{run.id}.log").decode()
+
+
+def test_integer_labels_in_the_log_match_integer_classes_of_the_config(settings, sample_log, clock, tmp_path):
+    """Issue 14 item 3: `model.classes: [0, 1, 2]` and a log whose labels are integers."""
+    from ml_pipeline.config import load_settings
+
+    from .conftest import CONFIG
+
+    cfg = tmp_path / "int.yaml"
+    cfg.write_text(CONFIG.read_text().replace("classes: [home_win, draw, away_win]", "classes: [0, 1, 2]"))
+    s = load_settings({"home": str(tmp_path / "home"), "config_path": str(cfg), "backend": "local"}, env={})
+    codes = {"home_win": 0, "draw": 1, "away_win": 2}
+    log = sample_log.assign(predicted_outcome=sample_log["predicted_outcome"].map(codes), actual_outcome=sample_log["actual_outcome"].map(codes))
+    store = MemoryStore(clock=clock)
+    put_log(store, log)
+    trainer = FakeTrainer()
+    job(s, store, trainer).nightly()
+    run = store.list_runs()[0]
+    assert run.status == "completed", run.error_message
+    assert set(run.metrics["error_counts"]) <= {"0", "1", "2"} and run.dataset_size >= 10
+
+
+def test_empty_feature_cells_are_kept_when_allowed_and_fail_with_the_fix_otherwise(settings, sample_log, clock):
+    """Issue 14 item 5 (reader side): one empty cell must not fail the whole run when allowed."""
+    import numpy as np
+
+    holes = sample_log.copy()
+    holes.loc[holes.index[::500], "home_form"] = np.nan  # a few empty cells, written as empty CSV cells
+    store = MemoryStore(clock=clock)
+    put_log(store, holes)
+    job(settings, store, FakeTrainer()).nightly()
+    run = store.list_runs()[0]
+    assert run.status == "failed" and "home_form" in run.error_message and "model.features.allow_missing" in run.error_message
+
+    m = settings.model
+    allowed = settings.with_overrides(model=m.model_copy(update={"model": m.model.model_copy(update={
+        "features": m.model.features.model_copy(update={"allow_missing": ["home_form"]})})}))
+    store = MemoryStore(clock=clock)
+    put_log(store, holes)
+    import pandas as pd
+
+    seen = []
+
+    class Peek(FakeTrainer):
+        def __call__(self, tj, timeout, cancel):
+            seen.append(pd.concat([pd.read_csv(tj.dataset), pd.read_csv(tj.holdout)]))
+            return super().__call__(tj, timeout, cancel)
+
+    job(allowed, store, Peek()).nightly()
+    run = store.list_runs()[0]
+    assert run.status == "completed", run.error_message
+    assert seen[0]["home_form"].isna().any()  # handed to the trainer as empty cells

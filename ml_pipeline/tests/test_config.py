@@ -52,6 +52,11 @@ def _mutated(tmp_path, path, value):
         (("runner", "heartbeat_seconds"), 400, "heartbeat_seconds (400.0) must be at most half of lease_seconds"),
         (("evaluation_log", "confidence_scale"), "percentage", "evaluation_log.confidence_scale' = 'percentage'"),
         (("model", "classes"), ["a"], "model.classes' = ['a']"),
+        (("model", "classes"), [0.5, 1], "class labels must be strings, integers or booleans; got [0.5]"),
+        (("model", "classes"), [1, "1"], "class names must be unique"),
+        (("promotion", "paired_test"), "t-test", "promotion.paired_test' = 't-test'"),
+        (("promotion", "confidence"), 1.0, "promotion.confidence' = 1.0"),
+        (("promotion", "guard_metrics"), {"auc": 0.1}, "promotion.guard_metrics.auc"),
     ],
 )
 def test_invalid_config_names_key_value_and_fix(tmp_path, path, value, expected):
@@ -130,3 +135,27 @@ def test_settings_knobs_are_one_field_of_the_model(settings):
     bare = config.load_settings({"config_path": str(CONFIG)}, env={}, skip_model=True)
     with pytest.raises(ConfigError, match="loaded without model_config.yaml"):
         bare.lookback_days  # noqa: B018
+
+
+@pytest.mark.parametrize("classes, expected", [
+    ([0, 1], ["0", "1"]),                      # integer labels (issue 14)
+    ([True, False], ["True", "False"]),        # booleans, spelled as pandas writes a bool column
+    (["home_win", 2, False], ["home_win", "2", "False"]),
+])
+def test_integer_and_boolean_class_labels_are_accepted_as_one_spelling(tmp_path, classes, expected):
+    cfg = config.load_model_config(_mutated(tmp_path, ("model", "classes"), classes))
+    assert list(cfg.model.classes) == expected
+    assert [config.label_text(c) for c in classes] == expected
+
+
+def test_label_text_matches_what_models_and_logs_hold():
+    import numpy as np
+
+    assert [config.label_text(v) for v in (np.int64(3), 3.0, np.float64(2.0), np.bool_(True), "x", 1.5)] == ["3", "3", "2", "True", "x", "1.5"]
+
+
+def test_label_from_text_only_respells_what_is_not_a_class():
+    ints, bools = {"0", "1"}, {"True", "False"}
+    assert [config.label_from_text(t, ints) for t in ("1", "1.0", "-0.00", "1.5", "x")] == ["1", "1", "0", "1.5", "x"]
+    assert [config.label_from_text(t, bools) for t in ("true", "FALSE", "True", "yes")] == ["True", "False", "True", "yes"]
+    assert config.label_from_text("true", {"true", "no"}) == "true"  # a string class keeps its own spelling

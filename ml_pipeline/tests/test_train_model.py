@@ -102,7 +102,7 @@ def test_model_without_partial_fit_is_trained_from_scratch_saying_so(datasets, t
     code, result, _ = run(["--dataset", datasets.dataset_path, "--config", CONFIG, "--model_path", path, "--trust-unverified-model",
                            "--output_dir", tmp_path / "o"], capsys)
     assert code == 0 and result["fine_tuned"] is False
-    assert "cannot be fine-tuned incrementally" in result["note"]
+    assert "cannot be fine-tuned incrementally" in result["note"] and result["estimator"] == "RandomForestClassifier"
     assert result["metrics"]["baseline"] is not None
 
 
@@ -175,3 +175,124 @@ def test_a_joblib_model_is_refused_with_the_conversion_command(datasets, base_mo
                            "--model_sha256", sha256_file(path), "--output_dir", tmp_path / "o"], capsys)
     assert code == 2 and "is a joblib/pickle file" in result["error"]
     assert "python -m ml_pipeline.model_io convert" in result["error"]
+
+
+# ---------------------------------------------------------------- models users already serve (issue 14)
+def _int_labelled(datasets, tmp_path):
+    """The datasets with labels 0/1/2 and a config whose model.classes is [0, 1, 2] (YAML ints)."""
+    import pandas as pd
+
+    codes = {"home_win": "0", "draw": "1", "away_win": "2"}
+    paths = {}
+    for name, src in (("dataset", datasets.dataset_path), ("holdout", datasets.holdout_path)):
+        df = pd.read_csv(src, dtype=str)
+        df["actual_label"] = df["actual_label"].map(codes)
+        if "predicted_label" in df:
+            df["predicted_label"] = df["predicted_label"].map(codes)
+        paths[name] = tmp_path / f"{name}.csv"
+        df.to_csv(paths[name], index=False)
+    cfg = tmp_path / "int_config.yaml"
+    cfg.write_text(CONFIG.read_text().replace("classes: [home_win, draw, away_win]", "classes: [0, 1, 2]"))
+    return paths, cfg
+
+
+def _features(path):
+    import pandas as pd
+
+    train = pd.read_csv(path)
+    return train, [c for c in train.columns if c.startswith(("home_", "away_", "elo_", "rest_"))]
+
+
+def test_an_sgd_pipeline_fitted_on_integer_labels_is_fine_tuned(datasets, tmp_path, capsys):
+    from sklearn.linear_model import SGDClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    paths, cfg = _int_labelled(datasets, tmp_path)
+    train, feats = _features(paths["dataset"])
+    model = make_pipeline(StandardScaler(), SGDClassifier(loss="log_loss", random_state=0)).fit(train[feats].to_numpy(), train["actual_label"].astype(int))
+    path = tmp_path / "int.skops"
+    model_io.dump(model, path)
+    code, result, _ = run(["--dataset", paths["dataset"], "--holdout", paths["holdout"], "--config", cfg, "--model_path", path,
+                           "--trust-unverified-model", "--output_dir", tmp_path / "o", "--epochs", 2, "--learning_rate", 0.01], capsys)
+    assert code == 0 and result["fine_tuned"] is True, result
+    tuned = model_io.load_verified(tmp_path / "o" / "model.skops", None)
+    assert tuned.steps[-1][1].classes_.tolist() == [0, 1, 2]  # the user's own label type is kept
+    m = result["metrics"]
+    assert m["baseline"]["accuracy"] > 0.3 and m["paired"]["n"] == m["holdout_size"]
+
+
+def test_a_column_transformer_selecting_by_name_gets_its_own_columns(datasets, tmp_path, capsys):
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import SGDClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    train, feats = _features(datasets.dataset_path)
+    used = feats[:9]  # fitted on 9 named columns (one config feature not among them), scaling 5 of them by name
+    ct = ColumnTransformer([("num", StandardScaler(), used[:5])], remainder="passthrough")
+    model = Pipeline([("prep", ct), ("clf", SGDClassifier(loss="log_loss", random_state=0))]).fit(train[list(reversed(used))], train["actual_label"])
+    path = tmp_path / "ct.skops"
+    model_io.dump(model, path)
+    code, result, _ = run(["--dataset", datasets.dataset_path, "--config", CONFIG, "--model_path", path, "--trust-unverified-model",
+                           "--output_dir", tmp_path / "o", "--epochs", 2, "--learning_rate", 0.01], capsys)
+    assert code == 0 and result["fine_tuned"] is True, result
+    assert result["estimator"] == "SGDClassifier" and result["metrics"]["baseline"]["accuracy"] > 0.3
+
+
+def test_a_pipeline_without_partial_fit_is_refitted_as_the_same_pipeline(datasets, tmp_path, capsys):
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    train, feats = _features(datasets.dataset_path)
+    ct = ColumnTransformer([("num", StandardScaler(), feats[:4])], remainder="passthrough")
+    model = Pipeline([("prep", ct), ("rf", RandomForestClassifier(n_estimators=7, random_state=0))]).fit(train[feats], train["actual_label"])
+    path = tmp_path / "rf.skops"
+    model_io.dump(model, path)
+    code, result, _ = run(["--dataset", datasets.dataset_path, "--config", CONFIG, "--model_path", path, "--trust-unverified-model",
+                           "--output_dir", tmp_path / "o"], capsys)
+    assert code == 0 and result["fine_tuned"] is False and "retrained from scratch with the same pipeline" in result["note"]
+    refit = model_io.load_verified(tmp_path / "o" / "model.skops", None)
+    assert type(refit.steps[-1][1]).__name__ == "RandomForestClassifier" and refit.steps[-1][1].n_estimators == 7  # not the default SGD
+    assert list(refit.feature_names_in_) == feats
+
+
+def test_the_trainer_records_paired_evidence_and_the_reference(datasets, model_file, tmp_path, capsys):
+    out = tmp_path / "o"
+    args = [*fine_tune_args(datasets, model_file, out, 5, 0.001), "--reference_path", model_file, "--reference_sha256",
+            sha256_file(model_file), "--reference_version", 1]
+    code, result, _ = run(args, capsys)
+    m = result["metrics"]
+    assert code == 0
+    p = m["paired"]
+    assert p["n"] == m["holdout_size"] == p["both_right"] + p["candidate_only_right"] + p["baseline_only_right"] + p["both_wrong"]
+    assert p["metric"] == "f1_score" and p["confidence"] == 0.95 and p["ci_low"] <= p["delta"] <= p["ci_high"]
+    assert abs(p["delta"] - (m["f1_score"] - m["baseline"]["f1_score"])) < 1e-5
+    assert m["reference"] == {"version": 1, **m["baseline"]}  # the reference here is the current model itself
+    assert 0 <= m["balanced_accuracy"] <= 1
+
+
+def test_rows_with_missing_allowed_features_are_dropped_and_counted(datasets, model_file, tmp_path, capsys):
+    """Issue 14 item 5 (trainer side): the model cannot take NaN: rows dropped, counted, run ok."""
+    import pandas as pd
+
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(CONFIG.read_text().replace("      - home_form\n", "      - home_form\n", 1).replace(
+        "  estimator:\n", "    allow_missing: [home_form]\n  estimator:\n", 1))
+    paths = {}
+    for name, src in (("dataset", datasets.dataset_path), ("holdout", datasets.holdout_path)):
+        df = pd.read_csv(src, dtype={"actual_label": str})
+        df.loc[df.index[:3], "home_form"] = None
+        paths[name] = tmp_path / f"{name}.csv"
+        df.to_csv(paths[name], index=False)
+    code, result, _ = run(["--dataset", paths["dataset"], "--holdout", paths["holdout"], "--config", cfg, "--model_path", model_file,
+                           "--model_sha256", sha256_file(model_file), "--output_dir", tmp_path / "o"], capsys)
+    assert code == 0, result
+    m = result["metrics"]
+    assert m["rows_dropped_missing"] == {"dataset": 3, "holdout": 3} and m["holdout_size"] == datasets.holdout_size - 3
+    # without allow_missing the same file is refused, naming the rows
+    code, result, _ = run(["--dataset", paths["dataset"], "--holdout", paths["holdout"], "--config", CONFIG, "--model_path", model_file,
+                           "--model_sha256", sha256_file(model_file), "--output_dir", tmp_path / "o2"], capsys)
+    assert code == 2 and "3 row(s) with missing or non-numeric values" in result["error"]

@@ -194,6 +194,6 @@ def test_worse_candidate_is_rejected_and_the_champion_stays(tmp_path):
     (run,) = rows(home, "SELECT * FROM model_retraining_runs")
     m = json.loads(run["metrics"])
     assert run["status"] == "completed" and m["promoted"] is False and m["learning_rate"] == 5.0 and m["epochs"] == 20
-    assert m["f1_score"] < m["baseline"]["f1_score"] and "< baseline" in m["promotion_reason"]
+    assert m["f1_score"] < m["baseline"]["f1_score"] and "is below the baseline" in m["promotion_reason"]
     assert rows(home, "SELECT version FROM model_versions WHERE status = 'champion'") == [{"version": 1}]
     assert rows(home, f"SELECT status FROM model_versions WHERE version = {run['model_version']}") == [{"status": "rejected"}]
