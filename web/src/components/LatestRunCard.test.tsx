@@ -29,6 +29,15 @@ function row(name: string) {
 }
 
 describe('LatestRunCard', () => {
+  it('states the paired gate a run recorded (a tie could not promote it)', async () => {
+    const run = makeRun() as RetrainingRun;
+    const gate = { primary_metric: 'f1_score', min_delta: 0, guard_metrics: { accuracy: 0.02 }, balanced_guard: { balanced_accuracy: 0.01 }, paired_test: 'bootstrap', confidence: 0.95 };
+    await renderCard({ ...run, metrics: { ...run.metrics, gate } } as RetrainingRun);
+    expect(document.querySelector('.gate-text')).toHaveTextContent(
+      'Promotion gate: F1 score is the primary metric (must beat the baseline, confirmed by a paired bootstrap test on the same holdout rows at 95% confidence); accuracy may drop at most 2.0 pts; balanced accuracy may drop at most 1.0 pts.',
+    );
+  });
+
   it('completed + promoted: status, source, times, size, metrics vs baseline with change, decision, champion, signed log link', async () => {
     await renderCard(makeRun() as RetrainingRun);
     expect(screen.getByRole('heading', { name: 'Latest run' })).toBeInTheDocument();

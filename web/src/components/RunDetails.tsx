@@ -17,11 +17,20 @@ export function GateText({ run }: { run: RetrainingRun }) {
   if (!run.metrics?.baseline) return null;
   const gate = recordedGate(run.metrics);
   const guards = Object.entries(gate.guard_metrics).map(([m, t]) => `${metricName(m)} may drop at most ${pts(t as number)}`);
+  // Runs judged by the paired gate (issue 14) record its test: they had to beat the baseline, not tie it.
+  const raw = (run.metrics.gate ?? {}) as Record<string, unknown>;
+  const paired = typeof raw.paired_test === 'string' && raw.paired_test !== 'none' ? raw.paired_test : null;
+  const confidence = typeof raw.confidence === 'number' ? ` at ${Math.round(raw.confidence * 100)}% confidence` : '';
+  const balanced = raw.balanced_guard && typeof raw.balanced_guard === 'object'
+    ? Object.entries(raw.balanced_guard as Record<string, unknown>).filter(([, t]) => typeof t === 'number').map(([m, t]) => `${m.replace(/_/g, ' ')} may drop at most ${pts(t as number)}`)
+    : [];
+  const rule = paired
+    ? `must beat the baseline${gate.min_delta ? ` by at least ${pts(gate.min_delta)}` : ''}, confirmed by a paired ${paired} test on the same holdout rows${confidence}`
+    : `must reach the baseline${gate.min_delta ? ` ${gate.min_delta > 0 ? '+' : '−'} ${pts(Math.abs(gate.min_delta))}` : ''}`;
   return (
     <p className="small muted gate-text">
-      Promotion gate: {metricName(gate.primary_metric)} is the primary metric (must reach the baseline
-      {gate.min_delta ? ` ${gate.min_delta > 0 ? '+' : '−'} ${pts(Math.abs(gate.min_delta))}` : ''})
-      {guards.length ? `; ${guards.join('; ')}` : ''}.
+      Promotion gate: {metricName(gate.primary_metric)} is the primary metric ({rule})
+      {[...guards, ...balanced].length ? `; ${[...guards, ...balanced].join('; ')}` : ''}.
       {gate.recorded ? '' : ' (Not recorded by this run: model_config.yaml defaults assumed.)'}
     </p>
   );

@@ -28,7 +28,7 @@ export interface RunMetrics extends MetricSet {
   alerts?: { code: string; message: string }[] | null;
   training_seconds?: number | null;
   /** The promotion gate the runner evaluated (recorded since issue 12; older runs lack it). */
-  gate?: { primary_metric?: string; min_delta?: number; guard_metrics?: Record<string, number> } | null;
+  gate?: { primary_metric?: string; min_delta?: number; guard_metrics?: Record<string, number>; balanced_guard?: Record<string, number>; paired_test?: string; confidence?: number } | null;
 }
 
 export interface RetrainingRun {
