@@ -107,7 +107,7 @@ from ml_pipeline import model_io
 from ml_pipeline.local_store import LocalStore
 from ml_pipeline.registry import Registry
 from ml_pipeline.sample_data import base_model
-from ml_pipeline.store import BUCKET_EVALUATION_LOGS
+from ml_pipeline.records import BUCKET_EVALUATION_LOGS
 home, src, fmt = Path({str(home)!r}), Path({str(src)!r}), {fmt!r}
 store = LocalStore(home)
 cfg = yaml.safe_load(Path({str(REPO / "model_config.yaml")!r}).read_text())

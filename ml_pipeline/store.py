@@ -17,27 +17,15 @@ from typing import Any, Protocol, runtime_checkable
 
 from ml_pipeline.errors import ConfigError
 from ml_pipeline.object_keys import refuse_unsafe_key
-from ml_pipeline.records import (  # noqa: F401  (re-exported: the store's vocabulary in one import)
-    BUCKET_EVALUATION_LOGS,
-    BUCKET_MODELS,
-    BUCKET_TRAINING_LOGS,
+from ml_pipeline.records import (
     BUCKETS,
-    FINAL_RUN_STATUSES,
     MAX_REASON_LENGTH,
-    NIGHTLY_SOURCES,
     PRIORITIES,
-    REQUEST_STATUSES,
-    RUN_SOURCES,
-    RUN_STATUSES,
-    RUN_UPDATABLE,
-    VERSION_STATUSES,
     Claim,
     ModelVersion,
     ObjectInfo,
     Request,
     Run,
-    new_id,
-    utcnow,
 )
 
 

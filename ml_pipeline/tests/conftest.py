@@ -49,7 +49,7 @@ def store(settings):
 
 def put_log(store, frame, key="evaluation_log.csv"):
     """Upload a DataFrame as the evaluation log (CSV unless the key says otherwise)."""
-    from ml_pipeline.store import BUCKET_EVALUATION_LOGS
+    from ml_pipeline.records import BUCKET_EVALUATION_LOGS
 
     if key.endswith(".parquet"):
         import io

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from ml_pipeline.alerts import compute_alerts
-from ml_pipeline.store import Run
+from ml_pipeline.records import Run
 
 NOW = datetime(2026, 11, 27, 2, tzinfo=UTC)
 

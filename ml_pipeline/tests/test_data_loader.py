@@ -18,7 +18,7 @@ from ml_pipeline.data_loader import (
     load_evaluation_log,
 )
 from ml_pipeline.errors import EvaluationLogError
-from ml_pipeline.store import BUCKET_EVALUATION_LOGS
+from ml_pipeline.records import BUCKET_EVALUATION_LOGS
 
 from .conftest import AS_OF, put_log
 

@@ -12,7 +12,7 @@ import pytest
 from ml_pipeline import data_loader as dl
 from ml_pipeline import log_diagnostic, log_reader, log_schema, selection
 from ml_pipeline.errors import EvaluationLogError
-from ml_pipeline.store import BUCKET_EVALUATION_LOGS
+from ml_pipeline.records import BUCKET_EVALUATION_LOGS
 
 from .conftest import AS_OF
 from .test_data_loader import small_log

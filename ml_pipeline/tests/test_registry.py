@@ -7,8 +7,8 @@ import pytest
 from ml_pipeline import model_io
 from ml_pipeline.config import load_model_config
 from ml_pipeline.errors import ConfigError, IntegrityError
+from ml_pipeline.records import BUCKET_MODELS
 from ml_pipeline.registry import Registry, decide_promotion, main
-from ml_pipeline.store import BUCKET_MODELS
 
 from .conftest import CONFIG
 

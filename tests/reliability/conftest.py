@@ -72,9 +72,9 @@ def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from ml_pipeline import model_io
     from ml_pipeline.config import load_settings
     from ml_pipeline.local_store import LocalStore
+    from ml_pipeline.records import BUCKET_EVALUATION_LOGS
     from ml_pipeline.registry import Registry
     from ml_pipeline.sample_data import base_model, evaluation_log
-    from ml_pipeline.store import BUCKET_EVALUATION_LOGS
 
     root = tmp_path_factory.mktemp("seeded")
     home = root / "home"

@@ -57,8 +57,8 @@ def _supabase_run(pg_db: Any, seeded_template: Path, tmp_path: Path, fail: int) 
 
     from ml_pipeline.auto_reinforcement import Job
     from ml_pipeline.config import load_settings
+    from ml_pipeline.records import BUCKET_EVALUATION_LOGS
     from ml_pipeline.registry import Registry
-    from ml_pipeline.store import BUCKET_EVALUATION_LOGS
     from ml_pipeline.supabase_client import SupabaseStore
     from tests.contract.postgrest_adapter import SupabaseEmulator
 
