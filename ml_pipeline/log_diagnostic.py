@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ml_pipeline.config import label_from_text
-from ml_pipeline.log_schema import BATCH_BYTES, LOGICAL_COLUMNS, LogError, LogSchema, Problems, Window, file_format, shown
+from ml_pipeline.log_schema import BATCH_BYTES, LOGICAL_COLUMNS, LogError, LogSchema, Problems, Window, categorical_text, file_format, shown
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -65,7 +65,7 @@ def _arrow_types(schema: LogSchema, typed: bool, ts_type: Any) -> dict[str, Any]
     types[schema.columns["created_at"]] = ts_type
     types[schema.columns["confidence"]] = pa.float64()
     for f in schema.features:
-        types[f] = pa.float64()
+        types[f] = pa.string() if f in schema.categorical else pa.float64()
     return types
 
 
@@ -224,7 +224,7 @@ def _to_frame(batch: pa.RecordBatch, schema: LogSchema, first_line: int, problem
         else:
             s = pd.Series(col.cast(pa.string()).to_pylist() if not pa.types.is_string(col.type) else col.to_pandas(), dtype=object)
         df[logical] = s.to_numpy()
-    for logical, name in [("confidence", schema.columns["confidence"])] + [(f, f) for f in schema.features]:
+    for logical, name in [("confidence", schema.columns["confidence"])] + [(f, f) for f in schema.numeric]:
         col = sub.column(name)
         if pa.types.is_floating(col.type) or pa.types.is_integer(col.type):
             df[logical] = col.cast(pa.float64()).to_numpy(zero_copy_only=False)
@@ -242,6 +242,12 @@ def _to_frame(batch: pa.RecordBatch, schema: LogSchema, first_line: int, problem
                 )
                 problems.reported.setdefault(logical, set()).update(df["_line"][bad.to_numpy()].tolist())
             df[logical] = num.to_numpy(dtype=float)
+    for f in schema.categorical:  # text kept as it is; only bytes that are not UTF-8 are a problem
+        col = sub.column(f)
+        if pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type):
+            s = _decode(pd.Series(col.to_pylist(), dtype=object), f, schema.label(f), problems, df["_line"])
+            col = pa.array(s.tolist(), pa.string())
+        df[f] = pd.Series(categorical_text(col).to_pylist(), dtype=object).to_numpy()
     return df
 
 
@@ -306,7 +312,7 @@ def _validate(df: pd.DataFrame, schema: LogSchema, problems: Problems) -> pd.Dat
         report(out, "confidence", rule, fix, conf)
     df["confidence"] = conf
 
-    for f in schema.features:
+    for f in schema.numeric:  # categorical features: any text, or empty (missing)
         v = df[f].to_numpy(dtype=float)
         if f in schema.allow_missing:
             report(np.isinf(v), f, "must be a finite number or empty (allow_missing)", "replace inf values upstream before logging", v)

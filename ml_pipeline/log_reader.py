@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ml_pipeline.datasets import holdout_hash
 from ml_pipeline.log_diagnostic import _arrow_types, _check_header, _timestamp_chain, csv_input
-from ml_pipeline.log_schema import BATCH_BYTES, LOGICAL_COLUMNS, LogSchema, Window, _us, file_format
+from ml_pipeline.log_schema import BATCH_BYTES, LOGICAL_COLUMNS, LogSchema, Window, _us, categorical_text, file_format
 
 if TYPE_CHECKING:
 
@@ -86,7 +86,8 @@ class _Piece:
     cand_pos: Any = None  # their indices among this piece's window rows
     cand_ts: Any = None  # created_at, int64 microseconds UTC
     cand_ids: Any = None  # prediction_id, pa.StringArray
-    cand_feat: Any = None  # features, float64 array (n_features, n), unless read again later
+    cand_feat: Any = None  # numeric features, float64 array (n_numeric, n), unless read again later
+    cand_cat: Any = None  # categorical features, object array (n_categorical, n) of str/None, or None
     # rows read before the window for the decay check (ctx.scan): their hashes (duplicate
     # check), confidence range, and labelled / correct counts per period
     scan_rows: int = 0
@@ -108,6 +109,15 @@ def _as_float(col: Any) -> Any:
     if pa.types.is_floating(col.type) or pa.types.is_integer(col.type):
         return col.cast(pa.float64())
     raise _Fallback
+
+
+def _as_category(col: Any) -> Any:
+    """A categorical feature as an object array of str, None = missing (log_schema's rule);
+    ``_Fallback`` for raw bytes (the diagnostic path reports what is not UTF-8)."""
+    try:
+        return categorical_text(col).to_numpy(zero_copy_only=False)
+    except ValueError:
+        raise _Fallback from None
 
 
 def _as_text(col: Any) -> Any:
@@ -189,9 +199,11 @@ def _process(batch: Any, ctx: _Ctx, *, features: bool) -> _Piece:
     conf = conf_col.to_numpy()
     if len(conf) and not np.isfinite(conf).all():
         raise _Fallback
-    feats = []
+    feats, cats = [], []
     if features:
-        for f in s.features:
+        for f in s.categorical:
+            cats.append(_as_category(sub.column(f)))
+        for f in s.numeric:
             col = _as_float(sub.column(f))
             feats.append(col.to_numpy(zero_copy_only=False))
             if f in s.allow_missing:  # empty cells and NaN are kept (as NaN); inf is still an error
@@ -219,6 +231,7 @@ def _process(batch: Any, ctx: _Ctx, *, features: bool) -> _Piece:
         rows, sub, ids = rows[inside_idx], sub.take(pa.array(inside_idx)), ids.take(pa.array(inside_idx))
         conf, h, pred_i, act_i = conf[inside_idx], h[inside_idx], pred_i[inside_idx], act_i[inside_idx]
         feats = [v[inside_idx] for v in feats]
+        cats = [v[inside_idx] for v in cats]
     else:
         scan_rows, extra_hash, extra_conf = len(rows), None, None
     piece = _Piece(rows=batch.num_rows, window_rows=len(rows), conf=conf, pred=pred_i, actual=act_i, hash=h,
@@ -243,6 +256,7 @@ def _process(batch: Any, ctx: _Ctx, *, features: bool) -> _Piece:
         piece.cand_ids = ids.take(pa.array(keep))
         if ctx.candidate_features:
             piece.cand_feat = np.stack([v[keep] for v in feats]) if feats else np.zeros((0, len(keep)))
+            piece.cand_cat = np.stack([v[keep] for v in cats]) if cats else None
         return piece
     piece.kept = sub.take(pa.array(keep)) if len(keep) != len(rows) else sub
     piece.kept_row = rows[keep]

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ml_pipeline.datasets import confidence_bands, holdout_cutoff, holdout_hash, in_holdout, is_error, replay_count, replay_draw
-from ml_pipeline.log_reader import _as_float, _csv_range, _Ctx, _Fallback, _fast_read, _FastFile, _open_parquet, _ordered_map, _parquet_batches, _Piece, _release
+from ml_pipeline.log_reader import _as_category, _as_float, _csv_range, _Ctx, _Fallback, _fast_read, _FastFile, _open_parquet, _ordered_map, _parquet_batches, _Piece, _release
 from ml_pipeline.log_schema import LogSchema, LogSource, Window, _us, ensure_utc
 from ml_pipeline.log_sources import _read_sources, _to_pandas
 
@@ -28,7 +28,8 @@ log = logging.getLogger("ml_pipeline.data_loader")
 def _second_pass(ff: _FastFile, targets: list[tuple[Any, Any, Any]], schema: LogSchema, ctx: _Ctx) -> None:
     """Read timestamps and features again where the window has rows (Parquet row groups, CSV
     byte ranges). Checks the features of every window row and, for each ``(window rows,
-    places, array)`` in ``targets``, writes those rows' features to ``array[:, places]``."""
+    places, numeric array, categorical array)`` in ``targets``, writes those rows' numeric
+    features to ``numeric[:, places]`` and their categorical ones to ``categorical[:, places]``."""
     import os
 
     import numpy as np
@@ -60,17 +61,26 @@ def _second_pass(ff: _FastFile, targets: list[tuple[Any, Any, Any]], schema: Log
             rows = wide[inside] if inside is not None else wide
             whole = len(wide) == batch.num_rows
             at = win0 + seen
-            spans = [(np.searchsorted(idx, [at, at + len(rows)]), idx, places, out) for idx, places, out in targets]
-            for j, f in enumerate(schema.features):
-                col = _as_float(batch.column(f))
-                col = col if whole else col.take(pa.array(wide))
-                values = col.to_numpy(zero_copy_only=False)
-                if col.null_count or (len(values) and not np.isfinite(values).all()):
-                    raise _Fallback(ff.display)
+            spans = [(np.searchsorted(idx, [at, at + len(rows)]), idx, places, outs) for idx, places, *outs in targets]
+            for f in schema.features:
+                if f in schema.categorical:
+                    col = batch.column(f)
+                    values = _as_category(col if whole else col.take(pa.array(wide)))
+                    kind, j = 1, schema.categorical.index(f)
+                else:
+                    col = _as_float(batch.column(f))
+                    col = col if whole else col.take(pa.array(wide))
+                    values = col.to_numpy(zero_copy_only=False)
+                    if f in schema.allow_missing:  # empty/NaN kept, inf is not (as on the first pass)
+                        if len(values) and np.isinf(values).any():
+                            raise _Fallback(ff.display)
+                    elif col.null_count or (len(values) and not np.isfinite(values).all()):
+                        raise _Fallback(ff.display)
+                    kind, j = 0, schema.numeric.index(f)
                 if inside is not None:
                     values = values[inside]
-                for (lo, hi), idx, places, out in spans:
-                    out[j, places[lo:hi]] = values[idx[lo:hi] - at]
+                for (lo, hi), idx, places, outs in spans:
+                    outs[kind][j, places[lo:hi]] = values[idx[lo:hi] - at]
             seen += len(rows)
         return seen - expected
 
@@ -257,7 +267,8 @@ def _fast_datasets(files: list[_FastFile], schema: LogSchema, ctx: _Ctx, *, wind
                 "confidence": pa.array(unit[si]),
             }
             extra = {k: v.take(pa.array(order)) for k, v in extra.items()}
-            outputs.append((idx, ci, places, cols, np.empty((len(schema.features), len(idx))), extra))
+            outputs.append((idx, ci, places, cols, np.empty((len(schema.numeric), len(idx))),
+                            np.empty((len(schema.categorical), len(idx)), object), extra))
     del sel_cand, unit, pred, act, cand_ts, cand_ids
 
     # Features: from the candidates kept while reading (CSV), or read again (Parquet, which
@@ -266,25 +277,29 @@ def _fast_datasets(files: list[_FastFile], schema: LogSchema, ctx: _Ctx, *, wind
     for f in files:
         if f.second is not None:
             targets = []
-            for idx, _ci, places, _cols, feats, _extra in outputs:
+            for idx, _ci, places, _cols, feats, cats, _extra in outputs:
                 lo, hi = np.searchsorted(idx, [win0, win0 + f.window_rows])
-                targets.append((idx[lo:hi] - win0, places[lo:hi], feats))
+                targets.append((idx[lo:hi] - win0, places[lo:hi], feats, cats))
             _second_pass(f, targets, schema, ctx)
         win0 += f.window_rows
         for p in f.pieces:
             n_cand = len(p.cand_pos) if p.cand_pos is not None else 0
             if p.cand_feat is not None:
-                for _idx, ci, places, _cols, feats, _extra in outputs:
+                for _idx, ci, places, _cols, feats, cats, _extra in outputs:
                     lo, hi = np.searchsorted(ci, [c0, c0 + n_cand])
                     feats[:, places[lo:hi]] = p.cand_feat[:, ci[lo:hi] - c0]
-            p.cand_feat = p.cand_pos = None
+                    if p.cand_cat is not None:
+                        cats[:, places[lo:hi]] = p.cand_cat[:, ci[lo:hi] - c0]
+            p.cand_feat = p.cand_cat = p.cand_pos = None
             c0 += n_cand
     _release()
     if not enough:
         return Datasets(data, decay_counts=decay_counts)
     frames = []
-    for _idx, _ci, _places, cols, feats, extra in outputs:
-        cols.update({name: pa.array(feats[j]) for j, name in enumerate(schema.features)})
+    for _idx, _ci, _places, cols, feats, cats, extra in outputs:
+        num, cat = schema.numeric, schema.categorical
+        cols.update({name: pa.array(feats[num.index(name)]) if name in num else pa.array(cats[cat.index(name)], pa.string())
+                     for name in schema.features})
         frames.append(_to_pandas(pa.table({**cols, **extra})))
     return Datasets(data, frames[0], frames[1], frames[2] if len(frames) > 2 else None, decay_counts)
 
@@ -428,6 +443,9 @@ def _frame_file(frame: pd.DataFrame, schema: LogSchema, ctx: _Ctx) -> _FastFile:
             frame = frame.iloc[inside]
     keep = np.flatnonzero(piece.actual >= 0)
     piece.cand_pos, piece.cand_ts, piece.cand_ids = keep, ts[keep], pa.array(ids[keep], pa.string())
-    piece.cand_feat = (np.stack([frame[f].to_numpy(dtype=float)[keep] for f in schema.features])
-                       if schema.features else np.zeros((0, len(keep))))
+    piece.cand_feat = (np.stack([frame[f].to_numpy(dtype=float)[keep] for f in schema.numeric])
+                       if schema.numeric else np.zeros((0, len(keep))))
+    if schema.categorical:  # text, None = missing (a fast-read frame has NaN there)
+        piece.cand_cat = np.stack([np.where(frame[f].isna().to_numpy(), None, frame[f].to_numpy(dtype=object))[keep]
+                                   for f in schema.categorical])
     return _FastFile("frame", "frame", n, [piece], "unit")

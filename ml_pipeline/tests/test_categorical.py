@@ -1,0 +1,211 @@
+"""Issue 14 item 5: categorical (text) features and empty cells, from the log to the model.
+
+A log with two text columns (``venue``, ``league``: any UTF-8 text, empty cells) and empty
+numeric cells (``home_form``, in ``allow_missing``) goes through the job's one selection
+on CSV, CSV.gz, Parquet (plain and dictionary-encoded text) and daily files; the fast
+reader keeps the common case, and its frames and files equal the diagnostic reader's.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from ml_pipeline import data_loader as dl
+from ml_pipeline import log_reader, log_sources, selection
+from ml_pipeline.config import load_model_config
+from ml_pipeline.data_loader import LogSchema, LogSource, Window, select_datasets
+
+from .conftest import AS_OF, CONFIG
+from .test_filter_equivalence import FEATURES, FRACTION, LOOKBACK, RATIO, SEED, THRESHOLD, make_log
+
+CATEGORICAL = ["venue", "league"]
+VENUES = np.array(["Wembley", "Stade de France", "Ōsaka Dome", "  padded  ", "NA-less", "7"], dtype=object)
+
+
+def categorical_config(tmp_path, allow_missing=("home_form",), categorical=CATEGORICAL):
+    text = CONFIG.read_text()
+    extra = f"    categorical: [{', '.join(categorical)}]\n"
+    if allow_missing:
+        extra += f"    allow_missing: [{', '.join(allow_missing)}]\n"
+    path = tmp_path / "model_config.yaml"
+    path.write_text(text.replace("  estimator:\n", extra + "  estimator:\n", 1))
+    return path
+
+
+def categorical_log(n=3000, seed=11, days=12):
+    """The equivalence log plus text columns with empty cells, and empty numeric cells."""
+    log = make_log(n=n, seed=seed, days=days)
+    rng = np.random.default_rng(seed)
+    log["venue"] = VENUES[rng.integers(0, len(VENUES), len(log))]
+    log["league"] = np.where(rng.random(len(log)) < 0.5, "premier", "liga")
+    log.loc[rng.random(len(log)) < 0.05, "venue"] = None  # empty cells: missing for the model's imputer
+    log.loc[rng.random(len(log)) < 0.05, "league"] = None
+    log.loc[rng.random(len(log)) < 0.05, "home_form"] = np.nan
+    return log
+
+
+@pytest.fixture
+def schema(tmp_path):
+    return LogSchema.from_model_config(load_model_config(categorical_config(tmp_path)))
+
+
+@pytest.fixture
+def small_ranges(monkeypatch):
+    monkeypatch.setattr(log_reader, "CSV_CHUNK_BYTES", 16 << 10)  # many byte ranges, several threads
+
+
+@pytest.fixture
+def diagnostic(monkeypatch):
+    seen = []
+    original = log_sources.read_log_file
+
+    def spy(path, display, *args, **kwargs):
+        seen.append(display)
+        return original(path, display, *args, **kwargs)
+
+    monkeypatch.setattr(log_sources, "read_log_file", spy)
+    return seen
+
+
+def _decline(*_a, **_k):
+    raise log_reader._Fallback
+
+
+def write(df, path, fmt, dictionary=False):
+    if fmt == "csv":
+        df.to_csv(path, index=False)
+    elif fmt == "csv.gz":
+        df.to_csv(path, index=False, compression="gzip")
+    else:
+        df = df.assign(created_at=pd.to_datetime(df["created_at"], utc=True))
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        for name in CATEGORICAL:  # plain string columns, or dictionary-encoded (pandas category)
+            i = table.schema.get_field_index(name)
+            col = table.column(name).cast(pa.string())
+            table = table.set_column(i, name, col.dictionary_encode() if dictionary else col)
+        pq.write_table(table, path, row_group_size=400)
+    return path
+
+
+def select(paths, schema, **kw):
+    return select_datasets([LogSource(p.name, p) for p in paths], schema, Window.ending_at(AS_OF, LOOKBACK),
+                           confidence_threshold=THRESHOLD, min_samples=1, holdout_fraction=FRACTION, replay_ratio=RATIO,
+                           random_seed=SEED, **kw)
+
+
+def expected_rows(log):
+    """The log's rows by prediction_id as the datasets must carry them."""
+    return log.set_index("prediction_id")
+
+
+def assert_carried(frame, log):
+    """Every selected row has the log's text (unchanged) and numbers; empty cells are missing."""
+    exp = expected_rows(log).loc[frame["prediction_id"]]
+    for f in CATEGORICAL:
+        got = frame[f].to_numpy(dtype=object)
+        want = exp[f].to_numpy(dtype=object)
+        missing = pd.isna(want)
+        assert pd.isna(got[missing]).all()
+        assert (got[~missing] == want[~missing]).all()
+        assert all(isinstance(v, str) for v in got[~missing])  # never coerced to numbers ("7" stays text)
+    np.testing.assert_array_equal(frame[FEATURES].to_numpy(dtype=float), exp[FEATURES].to_numpy(dtype=float))
+
+
+@pytest.mark.parametrize("fmt", ["csv", "csv.gz", "parquet", "parquet-dictionary"])
+def test_categorical_and_empty_cells_travel_through_the_selection_on_both_readers(tmp_path, schema, small_ranges, diagnostic, fmt):
+    log = categorical_log()
+    kind = "parquet" if fmt.startswith("parquet") else fmt
+    path = write(log, tmp_path / f"log.{kind}", kind, dictionary=fmt.endswith("dictionary"))
+    periods = (AS_OF - timedelta(days=10), AS_OF - timedelta(days=2))
+    fast = select([path], schema, decay_periods=periods, full=True)
+    assert diagnostic == []  # the common case (a clean log with text columns) stays on the fast path
+    assert fast.training is not None and fast.holdout is not None and fast.full is not None
+    logged = ["created_at", "prediction_id", "predicted_label", "actual_label", "confidence", *FEATURES, *CATEGORICAL]
+    for frame in (fast.training, fast.holdout, fast.full):
+        assert list(frame.columns) == logged + (["sample_type"] if frame is not fast.holdout else [])
+        assert_carried(frame, log)
+    assert fast.training["venue"].isna().any() and fast.training["home_form"].isna().any()  # the empty cells are there
+    with pytest.MonkeyPatch.context() as mp:  # the same selection on the diagnostic reader's rows
+        mp.setattr(selection, "_fast_read", _decline)
+        slow = select([path], schema, decay_periods=periods, full=True)
+    assert diagnostic == [path.name]
+    assert slow.data.summary() == fast.data.summary() and slow.decay_counts == fast.decay_counts
+    for a, b in ((slow.training, fast.training), (slow.holdout, fast.holdout), (slow.full, fast.full)):
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+    a, b = dl.write_datasets(slow, tmp_path / "slow"), dl.write_datasets(fast, tmp_path / "fast")
+    for name in ("training_dataset.csv", "holdout.csv", "training_full.csv"):
+        assert (tmp_path / "slow" / name).read_bytes() == (tmp_path / "fast" / name).read_bytes()
+    written = pd.read_csv(b.dataset_path, dtype={f: str for f in CATEGORICAL})
+    assert_carried(written, log)
+
+
+def test_daily_files_with_categorical_columns(tmp_path, schema, small_ranges, diagnostic):
+    log = categorical_log(n=4000, seed=12)
+    ts = pd.to_datetime(log["created_at"], utc=True)
+    paths = []
+    for i, (day, part) in enumerate(log.groupby(ts.dt.date)):
+        fmt = "parquet" if i % 2 else "csv"
+        paths.append(write(part, tmp_path / f"{day}.{fmt}", fmt, dictionary=i % 4 == 1))
+    ds = select(paths, schema)
+    assert diagnostic == []
+    assert_carried(ds.training, log)
+    assert_carried(ds.holdout, log)
+
+
+def test_read_sources_fast_and_diagnostic_frames_agree(tmp_path, schema, small_ranges):
+    log = categorical_log(n=1500, seed=13)
+    path = write(log, tmp_path / "log.csv", "csv")
+    window = Window.ending_at(AS_OF, LOOKBACK)
+    fast = dl.read_sources([LogSource(path.name, path)], schema, window).frame
+    problems = dl.Problems(path.name)
+    slow, _ = dl.read_log_file(path, path.name, schema, window, problems)
+    slow = log_sources._validate(slow, schema, problems)
+    assert not problems
+    assert list(fast.columns) == list(slow.columns)
+    for f in CATEGORICAL:
+        assert fast[f].isna().tolist() == slow[f].isna().tolist()
+        assert fast[f].dropna().tolist() == slow[f].dropna().tolist()
+
+
+def test_text_that_is_not_utf8_is_the_only_categorical_problem(tmp_path, schema, small_ranges):
+    """Any text is accepted; bytes that are not UTF-8 are reported with the line, as in every column."""
+    log = categorical_log(n=800, seed=14)
+    inside = pd.to_datetime(log["created_at"], utc=True) >= AS_OF - timedelta(days=2)
+    row = int(np.flatnonzero(inside.to_numpy() & (pd.to_datetime(log["created_at"], utc=True) < AS_OF).to_numpy())[0])
+    path = tmp_path / "log.csv"
+    log.loc[row, "venue"] = "MARKER"
+    path.write_bytes(log.to_csv(index=False).encode().replace(b"MARKER", b"caf\xe9"))
+    with pytest.raises(dl.EvaluationLogError) as exc:
+        select([path], schema)
+    msg = str(exc.value)
+    assert "column 'venue' must be UTF-8 text" in msg and f"line {row + 2}" in msg and "1 problem(s)" in msg
+
+
+def test_a_missing_categorical_column_is_refused_by_name(tmp_path, schema):
+    log = categorical_log(n=200, seed=15).drop(columns=["league"])
+    path = write(log, tmp_path / "log.csv", "csv")
+    with pytest.raises(dl.EvaluationLogError, match=r"missing column\(s\) 'league'"):
+        select([path], schema)
+
+
+def test_integer_parquet_column_is_text_for_the_model(tmp_path, schema, diagnostic):
+    """A Parquet categorical column stored as integers is read as their text ("7"), on both readers."""
+    log = categorical_log(n=1500, seed=16)
+    log["league"] = np.arange(len(log)) % 3
+    path = write(log.assign(league=log["league"].astype(str)), tmp_path / "log.parquet", "parquet")
+    table = pq.read_table(path)
+    table = table.set_column(table.schema.get_field_index("league"), "league", pa.array(log["league"].to_numpy()))
+    pq.write_table(table, path)
+    fast = select([path], schema)
+    assert diagnostic == []
+    assert set(fast.training["league"]) <= {"0", "1", "2"}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(selection, "_fast_read", _decline)
+        slow = select([path], schema)
+    pd.testing.assert_frame_equal(slow.training, fast.training, check_exact=True)
