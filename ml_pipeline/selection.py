@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("ml_pipeline.data_loader")
 
 
-def _second_pass(ff: _FastFile, targets: list[tuple[Any, Any, Any]], schema: LogSchema, ctx: _Ctx) -> None:
+def _second_pass(ff: _FastFile, targets: list[tuple[Any, Any, Any, Any]], schema: LogSchema, ctx: _Ctx) -> None:
     """Read timestamps and features again where the window has rows (Parquet row groups, CSV
     byte ranges). Checks the features of every window row and, for each ``(window rows,
     places, numeric array, categorical array)`` in ``targets``, writes those rows' numeric

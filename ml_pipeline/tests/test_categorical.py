@@ -9,6 +9,7 @@ reader keeps the common case, and its frames and files equal the diagnostic read
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -209,3 +210,172 @@ def test_integer_parquet_column_is_text_for_the_model(tmp_path, schema, diagnost
         mp.setattr(selection, "_fast_read", _decline)
         slow = select([path], schema)
     pd.testing.assert_frame_equal(slow.training, fast.training, check_exact=True)
+
+
+# --------------------------------------------------------------------------- the trainer
+def run_trainer(args, capsys):
+    import json
+
+    from ml_pipeline.train_model import main
+
+    code = main([str(a) for a in args])
+    return code, json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def categorical_datasets(tmp_path, schema):
+    log = categorical_log(n=6000, seed=21)
+    ds = select([write(log, tmp_path / "log.csv", "csv")], schema)
+    return dl.write_datasets(ds, tmp_path / "data")
+
+
+def test_the_default_pipeline_fits_and_fine_tunes_on_text_and_empty_cells(tmp_path, categorical_datasets, capsys):
+    from ml_pipeline import model_io
+    from ml_pipeline.checksums import sha256_file
+
+    cfg = categorical_config(tmp_path)
+    data = categorical_datasets
+    written = pd.read_csv(data.dataset_path)
+    assert written["venue"].isna().any() and written["home_form"].isna().any()
+    code, first = run_trainer(["--dataset", data.dataset_path, "--config", cfg, "--fine_tune", "false", "--output_dir", tmp_path / "a"], capsys)
+    assert code == 0, first
+    m = first["metrics"]
+    assert "rows_dropped_missing" not in m and m["train_size"] == len(written)  # the pipeline imputes: every row kept
+    model = model_io.load_verified(Path(first["model_path"]), first["sha256"])
+    assert list(model.feature_names_in_) == [*FEATURES, *CATEGORICAL]
+    onehot = model.named_steps["prep"].named_transformers_["categorical"].named_steps["onehot"]
+    assert set(onehot.categories_[0]) == {*(v for v in VENUES), "missing"}  # text unchanged, "7" a category, empty = "missing"
+    assert first["fine_tunable"] is True
+
+    code, tuned = run_trainer(["--dataset", data.dataset_path, "--config", cfg, "--fine_tune", "true", "--model_path", first["model_path"],
+                               "--model_sha256", first["sha256"], "--output_dir", tmp_path / "b", "--epochs", 3], capsys)
+    assert code == 0, tuned
+    assert tuned["fine_tuned"] is True and "rows_dropped_missing" not in tuned["metrics"]
+    after = model_io.load_verified(Path(tuned["model_path"]), sha256_file(Path(tuned["model_path"])))
+    prep_before, prep_after = model.named_steps["prep"], after.named_steps["prep"]
+    for name in ("numeric", "categorical"):  # preprocessing kept as fitted
+        np.testing.assert_array_equal(prep_before.named_transformers_[name].named_steps["impute"].statistics_,
+                                      prep_after.named_transformers_[name].named_steps["impute"].statistics_)
+    assert not np.allclose(model.named_steps["clf"].coef_, after.named_steps["clf"].coef_)
+    unseen = pd.read_csv(data.holdout_path).head(3)[[*FEATURES, *CATEGORICAL]].assign(venue="a venue never seen")
+    assert len(after.predict(unseen)) == 3  # an unknown category is ignored, not an error
+
+
+def test_the_trainer_keeps_text_as_text(tmp_path, capsys):
+    """Categorical cells are never coerced: "007", "NA" and "1e3" reach the encoder as written; only empty is missing."""
+    from ml_pipeline.config import load_model_config
+    from ml_pipeline.train_model import read_table
+
+    cfg = load_model_config(categorical_config(tmp_path, allow_missing=()))
+    rows = pd.DataFrame({f: [0.5, 1.5, 2.5, 3.5] for f in FEATURES})
+    rows["venue"] = ["007", "NA", "1e3", None]
+    rows["league"] = ["null", "x", "", "y"]
+    rows["actual_label"] = ["home_win", "draw", "away_win", "draw"]
+    path = tmp_path / "d.csv"
+    rows.to_csv(path, index=False)
+    _df, X, _y = read_table(path, cfg, "dataset")
+    assert X["venue"].tolist()[:3] == ["007", "NA", "1e3"] and pd.isna(X["venue"].iloc[3])
+    assert X["league"].tolist()[0] == "null" and pd.isna(X["league"].iloc[2])
+    assert X[FEATURES].dtypes.eq(float).all()
+    rows["home_elo"] = rows["home_elo"].astype(object)
+    rows.loc[1, "home_elo"] = "high"  # text in a numeric feature is still refused, naming the line
+    rows.to_csv(path, index=False)
+    with pytest.raises(dl.EvaluationLogError, match=r"1 row\(s\) with missing or non-numeric values \(lines \[3\]\)"):
+        read_table(path, cfg, "dataset")
+
+
+def test_a_model_fitted_on_a_plain_array_is_told_it_cannot_take_text(tmp_path, categorical_datasets, base_model, capsys):
+    from ml_pipeline import model_io
+    from ml_pipeline.checksums import sha256_file
+
+    path = tmp_path / "array.skops"
+    model_io.dump(base_model, path)
+    code, result = run_trainer(["--dataset", categorical_datasets.dataset_path, "--config", categorical_config(tmp_path),
+                                "--model_path", path, "--model_sha256", sha256_file(path), "--output_dir", tmp_path / "o"], capsys)
+    assert code == 2 and "cannot take the categorical feature(s) ['venue', 'league']" in result["error"]
+
+
+# --------------------------------------------------------------------------- config
+@pytest.mark.parametrize(("features", "message"), [
+    ("    numeric: [home_elo, venue]\n    categorical: [venue]\n", "['venue'] are listed under both numeric and categorical"),
+    ("    numeric: [home_elo]\n    allow_missing: [nowhere]\n", "allow_missing lists ['nowhere'], which are not in numeric or categorical"),
+    ("    categorical: []\n", "list at least one feature under model.features.numeric or model.features.categorical"),
+    ("    categorical: [venue, venue]\n", "feature names must be unique"),
+    ("    categorical: [prediction_id]\n", "['prediction_id'] are also mapped as log columns"),
+])
+def test_feature_lists_are_validated_with_a_clear_message(tmp_path, features, message):
+    import re
+
+    from ml_pipeline.config import load_model_config
+    from ml_pipeline.errors import ConfigError
+
+    text = CONFIG.read_text()
+    start, end = text.index("  features:\n"), text.index("  estimator:\n")
+    path = tmp_path / "c.yaml"
+    path.write_text(text[:start] + "  features:\n" + features + text[end:])
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_model_config(path)
+
+
+def test_categorical_only_config_is_valid(tmp_path):
+    from ml_pipeline.config import load_model_config
+
+    text = CONFIG.read_text()
+    start, end = text.index("  features:\n"), text.index("  estimator:\n")
+    path = tmp_path / "c.yaml"
+    path.write_text(text[:start] + "  features:\n    categorical: [venue]\n" + text[end:])
+    cfg = load_model_config(path)
+    assert cfg.model.features.all == ["venue"] and LogSchema.from_model_config(cfg).numeric == ()
+
+
+# --------------------------------------------------------------------------- the job, end to end
+def test_a_handed_over_pipeline_with_a_one_hot_encoder_is_fine_tuned_by_the_job(tmp_path, sample_log):
+    """A user's own Pipeline(ColumnTransformer(OneHotEncoder on a text column by name)) is
+    registered and fine-tuned through the nightly job with the real trainer on the local store."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import SGDClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from ml_pipeline import model_io
+    from ml_pipeline.auto_reinforcement import Job, SubprocessTrainer
+    from ml_pipeline.config import load_settings
+    from ml_pipeline.local_store import LocalStore
+    from ml_pipeline.registry import Registry, log_sample
+
+    from .conftest import put_log
+
+    cfg = categorical_config(tmp_path, allow_missing=(), categorical=["venue"])
+    settings = load_settings({"home": str(tmp_path / "home"), "config_path": str(cfg), "backend": "local"}, env={})
+    rng = np.random.default_rng(3)
+    log = sample_log.assign(venue=VENUES[rng.integers(0, len(VENUES), len(sample_log))])
+    log.loc[rng.random(len(log)) < 0.05, "venue"] = None  # empty cells: the encoder's own "missing" category
+    store = LocalStore(settings.home)
+    try:
+        put_log(store, log)
+        train = log.dropna(subset=["actual_outcome"]).head(2000)
+        ct = ColumnTransformer([("num", StandardScaler(), FEATURES), ("venue", OneHotEncoder(handle_unknown="ignore"), ["venue"])])
+        user = Pipeline([("prep", ct), ("clf", SGDClassifier(loss="log_loss", random_state=0))])
+        user.fit(train[[*FEATURES, "venue"]], train["actual_outcome"])
+        path = tmp_path / "user.skops"
+        model_io.dump(user, path)
+        sample = log_sample(store, settings, tmp_path / "s")
+        assert sample is not None
+        mv, notice = Registry(store, settings.home / "cache").register(path, list(settings.model.model.classes), config_path=cfg, sample=sample)
+        assert mv.status == "champion" and notice is None  # tried on log rows by the real trainer first
+
+        Job(settings, store, as_of=AS_OF, trainer=SubprocessTrainer()).nightly()
+        run = store.list_runs()[0]
+        assert run.status == "completed", run.error_message
+        m = run.metrics
+        assert m["fine_tuned"] is True and m["train_size"] >= 10 and "rows_dropped_missing" not in m
+        versions = store.list_model_versions()
+        assert len(versions) == 2
+        cand = next(v for v in versions if v.version != mv.version)
+        tuned = model_io.loads(store.get_object("models", cand.storage_path), source="candidate")
+        before, after = user.named_steps["prep"], tuned.named_steps["prep"]
+        kept = [str(c) for c in after.named_transformers_["venue"].categories_[0]]
+        assert kept == [str(c) for c in before.named_transformers_["venue"].categories_[0]] and "nan" in kept  # empty = a category
+        assert not np.allclose(user.named_steps["clf"].coef_, tuned.named_steps["clf"].coef_)  # fine-tuned, same encoder
+    finally:
+        store.close()
