@@ -69,12 +69,44 @@ def _arrow_types(schema: LogSchema, typed: bool, ts_type: Any) -> dict[str, Any]
     return types
 
 
-def _iter_csv(source: Any, schema: LogSchema, typed: bool, ts_type: Any) -> Iterator[pa.RecordBatch]:
+def raw_text_options(schema: LogSchema, columns: list[str], typed: bool) -> Any:
+    """Convert options that read the categorical ``columns`` again as written, or None.
+
+    pyarrow's CSV reader makes ``NA``, ``null``, ``N/A``... null in every text column (what
+    the labels rely on); a categorical value is kept as it is, so those columns are read a
+    second time without null markers, and :func:`with_raw_text` puts them in. Only an empty
+    cell is then missing (``categorical_text``), as in Parquet.
+    """
+    import pyarrow as pa
     import pyarrow.csv as pacsv
 
+    cats = [c for c in columns if c in schema.categorical]
+    if not cats:
+        return None
+    return pacsv.ConvertOptions(include_columns=cats, column_types={c: pa.string() if typed else pa.binary() for c in cats},
+                                strings_can_be_null=False)
+
+
+def with_raw_text(batch: Any, raw: Any) -> Any:
+    """``batch`` (RecordBatch or Table) with its categorical columns from ``raw``, the same rows
+    read by :func:`raw_text_options`."""
+    import pyarrow as pa
+
+    if raw.num_rows != batch.num_rows:  # the same bytes, the same rows: cannot happen
+        raise pa.ArrowInvalid(f"categorical columns read {raw.num_rows} rows, the others {batch.num_rows}")
+    for name in raw.column_names:
+        batch = batch.set_column(batch.schema.get_field_index(name), name, raw.column(name))
+    return batch
+
+
+def _iter_csv(open_source: Any, schema: LogSchema, typed: bool, ts_type: Any) -> Iterator[pa.RecordBatch]:
+    """Batches of the CSV file that ``open_source()`` opens (called twice with categorical features)."""
+    import pyarrow.csv as pacsv
+
+    ro = pacsv.ReadOptions(block_size=BATCH_BYTES)
     reader = pacsv.open_csv(
-        source,
-        read_options=pacsv.ReadOptions(block_size=BATCH_BYTES),
+        open_source(),
+        read_options=ro,
         convert_options=pacsv.ConvertOptions(
             include_columns=schema.file_columns,
             column_types=_arrow_types(schema, typed, ts_type),
@@ -82,7 +114,13 @@ def _iter_csv(source: Any, schema: LogSchema, typed: bool, ts_type: Any) -> Iter
             quoted_strings_can_be_null=False,
         ),
     )
-    yield from reader
+    raw_co = raw_text_options(schema, schema.file_columns, typed)
+    if raw_co is None:
+        yield from reader
+        return
+    raw = pacsv.open_csv(open_source(), read_options=ro, convert_options=raw_co)
+    for batch in reader:
+        yield with_raw_text(batch, raw.read_next_batch())
 
 
 def _iter_parquet(path: Path, schema: LogSchema) -> Iterator[pa.RecordBatch]:
@@ -345,7 +383,7 @@ def read_log_file(path: Path, display: str, schema: LogSchema, window: Window | 
         attempt = Problems(display)
         frames, line, rows_read = [], 1 if fmt == "parquet" else 2, 0
         try:
-            batches = _iter_parquet(path, schema) if fmt == "parquet" else _iter_csv(csv_input(path, display, fmt, schema), schema, typed, ts_type)
+            batches = _iter_parquet(path, schema) if fmt == "parquet" else _iter_csv(lambda: csv_input(path, display, fmt, schema), schema, typed, ts_type)
             for batch in batches:
                 frames.append(_to_frame(batch, schema, line, attempt, window))
                 line += batch.num_rows

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ml_pipeline.datasets import holdout_hash
-from ml_pipeline.log_diagnostic import _arrow_types, _check_header, _timestamp_chain, csv_input
+from ml_pipeline.log_diagnostic import _arrow_types, _check_header, _timestamp_chain, csv_input, raw_text_options, with_raw_text
 from ml_pipeline.log_schema import BATCH_BYTES, LOGICAL_COLUMNS, LogSchema, Window, _us, categorical_text, file_format
 
 if TYPE_CHECKING:
@@ -351,6 +351,10 @@ def _csv_pieces(path: Path, fmt: str, ctx: _Ctx, display: str) -> tuple[list[_Pi
             if fmt == "csv.gz":  # one stream: no byte ranges, no second pass
                 ro, co = _csv_options(ctx.schema, ts_type, None, BATCH_BYTES)
                 reader = pacsv.open_csv(csv_input(path, display, fmt, ctx.schema), read_options=ro, convert_options=co)
+                raw_co = raw_text_options(ctx.schema, ctx.schema.file_columns, True)
+                if raw_co is not None:  # categorical columns as written (a second stream, in step)
+                    raw = pacsv.open_csv(csv_input(path, display, fmt, ctx.schema), read_options=ro, convert_options=raw_co)
+                    reader = (with_raw_text(b, raw.read_next_batch()) for b in reader)
                 return [_process(b, ctx, features=True) for b in reader if b.num_rows], None
             return _csv_parallel(path, ctx, ts_type)
         except pa.ArrowInvalid:
@@ -390,6 +394,9 @@ def _csv_range(path: Path, fd: int, spec: tuple[int, int, int], ctx: _Ctx, ts_ty
             return None, len(t)
     ro, co = _csv_options(ctx.schema, ts_type, names if i else None, len(buf) + 1, columns)
     table = pacsv.read_csv(buf, read_options=ro, convert_options=co)
+    raw_co = raw_text_options(ctx.schema, columns, True)
+    if raw_co is not None:  # categorical columns as written, not with pyarrow's null markers
+        table = with_raw_text(table, pacsv.read_csv(buf, read_options=ro, convert_options=raw_co))
     return table, table.num_rows
 
 
