@@ -69,6 +69,24 @@ def label_text(value: Any) -> str:
     return str(value)
 
 
+def label_texts(values: Any) -> Any:
+    """:func:`label_text` of every element of ``values``, as a numpy object array.
+
+    Each distinct value is spelled once (pandas' hash factorisation), so a holdout of a million
+    predictions costs a few distinct calls, not a million.
+    """
+    import numpy as np
+    import pandas as pd
+
+    arr = np.asarray(values, dtype=object) if not hasattr(values, "dtype") else np.asarray(values)
+    kind = pd.api.types.infer_dtype(arr, skipna=False)
+    if kind not in ("string", "integer", "boolean", "floating"):  # mixed types: 1 and True hash alike, so one at a time
+        return np.asarray([label_text(v) for v in arr], dtype=object)
+    # The result points at one str object per distinct label (8 bytes a row, not a str each).
+    codes, uniques = pd.factorize(arr, use_na_sentinel=False)
+    return np.asarray([label_text(u) for u in uniques], dtype=object)[codes] if len(codes) else np.asarray([], dtype=object)
+
+
 def label_from_text(text: str, classes: Any) -> str:
     """A label read from a log as one of ``classes`` when only its spelling differs:
     ``"1.0"`` (an integer column that pandas wrote as floats because of missing labels)

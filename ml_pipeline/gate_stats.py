@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ml_pipeline.config import label_text
+from ml_pipeline.config import label_texts
 
 METRICS = ("accuracy", "precision", "recall", "f1_score", "balanced_accuracy")
 
@@ -58,34 +58,36 @@ def paired_evidence(y: Any, pred_candidate: Any, pred_baseline: Any, *, metric: 
 
     ``y`` and both predictions are label arrays of the same length (compared as
     :func:`label_text`). Deterministic for a given ``seed``.
+
+    Every metric here depends on a row only through its cell (true label, candidate's label,
+    baseline's label): at most ``k**3`` cells for ``k`` labels. Drawing ``n`` rows with
+    replacement and counting them per cell is the same distribution as drawing the cell
+    counts from a multinomial over the cells (probabilities = cell count / ``n``), so each
+    resample costs ``k**3`` numbers, not ``n``: a 400,000-row holdout takes milliseconds and
+    no row-sized arrays, where resampling rows took half a minute.
     """
     import numpy as np
+    import pandas as pd
 
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; one of {METRICS}")
-    yt = np.asarray([label_text(v) for v in y], dtype=object)
-    pc = np.asarray([label_text(v) for v in pred_candidate], dtype=object)
-    pb = np.asarray([label_text(v) for v in pred_baseline], dtype=object)
+    yt, pc, pb = (label_texts(a) for a in (y, pred_candidate, pred_baseline))
     n = len(yt)
     if not (len(pc) == len(pb) == n) or n == 0:
         raise ValueError(f"paired evidence needs equally long, non-empty arrays (got {n}, {len(pc)}, {len(pb)})")
-    labels = sorted(set(yt) | set(pc) | set(pb))
-    code = {v: i for i, v in enumerate(labels)}
-    yi = np.fromiter((code[v] for v in yt), dtype=np.int64, count=n)
-    ci = np.fromiter((code[v] for v in pc), dtype=np.int64, count=n)
-    bi = np.fromiter((code[v] for v in pb), dtype=np.int64, count=n)
+    codes, labels = pd.factorize(np.concatenate([yt, pc, pb]), sort=True)
     k = len(labels)
+    yi, ci, bi = codes[:n], codes[n:2 * n], codes[2 * n:]
     cand_right, base_right = ci == yi, bi == yi
     b = int((cand_right & ~base_right).sum())
     c = int((~cand_right & base_right).sum())
-    ones = np.ones(n)
-    delta = _weighted_metrics(yi, ci, ones, k)[metric] - _weighted_metrics(yi, bi, ones, k)[metric]
+    counts = np.bincount((yi * k + ci) * k + bi, minlength=k ** 3).astype(float)
+    cells = np.arange(k ** 3)
+    cy, cc, cb = cells // (k * k), (cells // k) % k, cells % k
+    delta = _weighted_metrics(cy, cc, counts, k)[metric] - _weighted_metrics(cy, cb, counts, k)[metric]
     rng = np.random.default_rng(seed)
-    deltas = np.empty(resamples)
-    probs = np.full(n, 1.0 / n)
-    for i in range(resamples):
-        w = rng.multinomial(n, probs).astype(float)
-        deltas[i] = _weighted_metrics(yi, ci, w, k)[metric] - _weighted_metrics(yi, bi, w, k)[metric]
+    draws = rng.multinomial(n, counts / n, size=resamples).astype(float) if resamples else np.zeros((0, k ** 3))
+    deltas = np.array([_weighted_metrics(cy, cc, w, k)[metric] - _weighted_metrics(cy, cb, w, k)[metric] for w in draws])
     alpha = 1.0 - confidence
     return {
         "n": n,

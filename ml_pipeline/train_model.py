@@ -36,7 +36,7 @@ if not __package__:  # started as a script: make the package importable (see PIT
 
 from ml_pipeline.checksums import sha256_file  # noqa: E402
 from ml_pipeline.cli import run_main  # noqa: E402
-from ml_pipeline.config import DEFAULT_CONFIG_FILE, LOG_LEVELS, label_text  # noqa: E402
+from ml_pipeline.config import DEFAULT_CONFIG_FILE, LOG_LEVELS, label_text, label_texts  # noqa: E402
 from ml_pipeline.errors import ConfigError, EvaluationLogError, describe  # noqa: E402
 from ml_pipeline.estimators import estimator_name, final_estimator, is_fine_tunable, known_classes  # noqa: E402
 
@@ -124,6 +124,7 @@ def model_labels(model: Any, y: Any, classes: list[str]) -> tuple[Any, Any]:
     :func:`~ml_pipeline.config.label_text` (``1`` == ``"1"``).
     """
     import numpy as np
+    import pandas as pd
 
     own = getattr(final_estimator(model), "classes_", None) if model is not None else None
     if own is None:
@@ -132,7 +133,8 @@ def model_labels(model: Any, y: Any, classes: list[str]) -> tuple[Any, Any]:
     missing = sorted(set(classes) - set(to_model))
     if missing:
         raise ConfigError(f"the model knows classes {sorted(to_model)}, not {missing} of model.classes {classes}; fix the config or the model")
-    return np.asarray([to_model[label_text(v)] for v in y]), np.asarray(own)
+    codes, texts = pd.factorize(label_texts(y))
+    return np.asarray([to_model[t] for t in texts])[codes] if len(codes) else np.asarray([], dtype=np.asarray(own).dtype), np.asarray(own)
 
 
 def model_input(model: Any, X: Any) -> Any:
@@ -155,11 +157,19 @@ def _is_number_dtype(dtype: Any) -> bool:
     return bool(pd.api.types.is_numeric_dtype(dtype))
 
 
+PREDICT_ROWS = 65_536  # rows per predict call: the pipeline's intermediate arrays stay a few MB
+
+
 def predict_text(model: Any, X: Any) -> Any:
-    """The model's predictions on ``X`` as label texts (comparable with the log's labels)."""
+    """The model's predictions on ``X`` as label texts (comparable with the log's labels).
+
+    Predicted in slices of :data:`PREDICT_ROWS` rows (each row's prediction depends on that
+    row only), so scoring a large holdout does not hold every transformed copy of it at once.
+    """
     import numpy as np
 
-    return np.asarray([label_text(v) for v in model.predict(model_input(model, X))], dtype=object)
+    parts = [label_texts(model.predict(model_input(model, X[i:i + PREDICT_ROWS]))) for i in range(0, len(X), PREDICT_ROWS)]
+    return np.concatenate(parts) if parts else np.asarray([], dtype=object)
 
 
 def fine_tune(model: Any, X: Any, y: Any, *, classes: list[str], epochs: int, learning_rate: float, random_seed: int) -> Any:
@@ -201,9 +211,14 @@ def scores(y: Any, pred: Any) -> dict[str, float]:
     import warnings
 
     import numpy as np
+    import pandas as pd
     from sklearn.metrics import accuracy_score, balanced_accuracy_score, precision_recall_fscore_support
 
-    y, pred = np.asarray(y, dtype=object), np.asarray(pred, dtype=object)
+    if len(y) != len(pred):
+        raise ValueError(f"{len(y)} labels but {len(pred)} predictions")
+    # As integer codes of the label texts: the same metrics, without sorting object arrays.
+    codes, _ = pd.factorize(np.concatenate([label_texts(y), label_texts(pred)]))
+    y, pred = codes[: len(codes) // 2], codes[len(codes) // 2:]
     p, r, f, _ = precision_recall_fscore_support(y, pred, average="macro", zero_division=0)
     with warnings.catch_warnings():  # "y_pred contains classes not in y_true": counted as the guide's metrics are
         warnings.simplefilter("ignore")
@@ -246,6 +261,8 @@ def read_table(path: str | Path, model_cfg: Any, what: str, features: list[str] 
 
     ``X`` is a DataFrame with exactly ``features`` (default: the config's) as columns, in
     that order, so a pipeline selecting columns by name gets the names it was fitted with.
+    Only the columns the trainer uses are read (features, label, ``sample_type``): ids,
+    timestamps and confidences would take more memory than the features themselves.
     Numeric features are floats; categorical ones (``model.features.categorical``) stay
     text, never coerced to numbers, with an empty cell as missing (NaN) and every other
     text as written (also ``NA`` or ``null``).
@@ -257,8 +274,9 @@ def read_table(path: str | Path, model_cfg: Any, what: str, features: list[str] 
         raise EvaluationLogError(f"{what} '{p}' not found")
     features = list(features or model_cfg.model.features.all)
     categorical = [c for c in features if c in set(model_cfg.model.features.categorical)]
+    wanted = {*features, LABEL, "sample_type"}
     try:
-        df = pd.read_csv(p, dtype={"prediction_id": str, "predicted_label": str, LABEL: str, **{c: str for c in categorical}})
+        df = pd.read_csv(p, usecols=lambda c: c in wanted, dtype={LABEL: str, "sample_type": str, **{c: str for c in categorical}})
         present = [c for c in categorical if c in df.columns]
         if present:  # again without pandas' NA spellings: only an empty cell is missing text
             text = pd.read_csv(p, usecols=present, dtype=str, keep_default_na=False)
@@ -275,9 +293,12 @@ def read_table(path: str | Path, model_cfg: Any, what: str, features: list[str] 
     if df.empty:
         raise EvaluationLogError(f"{what} '{p}' has no rows")
     numeric = [c for c in features if c not in categorical]
-    X = df[features].copy()
-    if numeric:
-        X[numeric] = df[numeric].apply(pd.to_numeric, errors="coerce").astype(float)
+    X = df[numeric]
+    if not all(pd.api.types.is_float_dtype(t) or pd.api.types.is_integer_dtype(t) for t in X.dtypes):
+        X = X.apply(pd.to_numeric, errors="coerce")
+    X = X.astype(float)
+    if categorical:  # text as read, in the order of ``features``
+        X = pd.concat([X, df[categorical]], axis=1)[features]
     # Empty cells are allowed in model.features.allow_missing (kept as NaN; see drop_missing); text never is.
     # A categorical cell may always be empty: it is the model's imputer that fills it.
     nan_ok = [c for c in numeric if c in set(model_cfg.model.features.allow_missing)]
@@ -293,7 +314,7 @@ def read_table(path: str | Path, model_cfg: Any, what: str, features: list[str] 
     unknown = sorted(set(df[LABEL]) - classes)
     if unknown:
         raise EvaluationLogError(f"{what} '{p}' has labels {unknown} not in model.classes {sorted(classes)}")
-    return df, X, df[LABEL].map(label_text).to_numpy(dtype=object)
+    return df, X, label_texts(df[LABEL].to_numpy(dtype=object))
 
 
 def handles_nan(model: Any, X: Any) -> bool:
