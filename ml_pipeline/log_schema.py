@@ -5,7 +5,9 @@ The evaluation log has one row per prediction whose outcome may now be known. It
 mapped from the user's names by ``columns:`` in model_config.yaml to the logical names used
 here: ``prediction_id``, ``created_at``, ``predicted_label``, ``actual_label`` (empty = not
 known yet, never an error), ``confidence`` (0..1, or 0..100 with
-``evaluation_log.confidence_scale: percent``), plus the model's features. Formats: CSV,
+``evaluation_log.confidence_scale: percent``), plus the model's features: numeric ones
+(float64), then categorical ones (text as written, an empty cell missing:
+:func:`categorical_text`, the one rule of both readers). Formats: CSV,
 CSV.gz and Parquet; one object, or daily files ``YYYY-MM-DD.csv|.csv.gz|.parquet``.
 Naive timestamps are UTC. The window of a run ending at ``as_of`` is
 ``as_of - lookback_days <= created_at < as_of``.
