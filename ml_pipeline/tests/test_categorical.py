@@ -364,6 +364,7 @@ def test_a_handed_over_pipeline_with_a_one_hot_encoder_is_fine_tuned_by_the_job(
         model_io.dump(user, path)
         sample = log_sample(store, settings, tmp_path / "s")
         assert sample is not None
+        assert "NA" in set(pd.read_csv(sample, dtype=str, keep_default_na=False)["venue"])  # a value, not a gap
         mv, notice = Registry(store, settings.home / "cache").register(path, list(settings.model.model.classes), config_path=cfg, sample=sample)
         assert mv.status == "champion" and notice is None  # tried on log rows by the real trainer first
 
