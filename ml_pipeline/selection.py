@@ -13,10 +13,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ml_pipeline.dataset_csv import write_csv
 from ml_pipeline.datasets import confidence_bands, holdout_cutoff, holdout_hash, in_holdout, is_error, replay_count, replay_draw
 from ml_pipeline.log_reader import _as_float, _csv_range, _Ctx, _Fallback, _fast_read, _FastFile, _open_parquet, _ordered_map, _parquet_batches, _Piece, _release
 from ml_pipeline.log_schema import LogSchema, LogSource, Window, _us, ensure_utc
-from ml_pipeline.log_sources import _read_sources, _to_pandas
+from ml_pipeline.log_sources import _read_sources
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -89,15 +90,36 @@ def _second_pass(ff: _FastFile, targets: list[tuple[Any, Any, Any]], schema: Log
 class Datasets:
     """The datasets of one run in memory: figures, training rows (errors + replay) and holdout.
 
-    ``training`` and ``holdout`` are None when there are fewer errors than ``min_samples``
-    (nothing is trained) or when they were not asked for.
+    The rows are kept as Arrow tables (``tables``: "training", "holdout" and, when asked for,
+    "full"); :attr:`training`, :attr:`holdout` and :attr:`full` are DataFrames made from them on
+    first use. The job never asks for the DataFrames: :func:`write_datasets` writes the files
+    from the tables. ``training`` and ``holdout`` are None when there are fewer errors than
+    ``min_samples`` (nothing is trained) or when they were not asked for.
     """
 
     data: RetrainingData
-    training: pd.DataFrame | None = None
-    holdout: pd.DataFrame | None = None
-    full: pd.DataFrame | None = None  # every labelled training row (from scratch), when asked for
+    tables: dict[str, Any] = field(default_factory=dict)
     decay_counts: tuple[int, int, int, int, int] | None = None  # see datasets.decay_verdict
+    _frames: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def _frame(self, name: str) -> pd.DataFrame | None:
+        if name not in self._frames:
+            table = self.tables.get(name)
+            self._frames[name] = None if table is None else table.to_pandas(split_blocks=True)
+        return self._frames[name]
+
+    @property
+    def training(self) -> pd.DataFrame | None:
+        return self._frame("training")
+
+    @property
+    def holdout(self) -> pd.DataFrame | None:
+        return self._frame("holdout")
+
+    @property
+    def full(self) -> pd.DataFrame | None:
+        """Every labelled training row of the window (from scratch), when asked for."""
+        return self._frame("full")
 
 
 def _fast_selection(files: list[_FastFile], ctx: _Ctx, replay_ratio: float, random_seed: int) -> dict[str, Any]:
@@ -282,11 +304,11 @@ def _fast_datasets(files: list[_FastFile], schema: LogSchema, ctx: _Ctx, *, wind
     _release()
     if not enough:
         return Datasets(data, decay_counts=decay_counts)
-    frames = []
-    for _idx, _ci, _places, cols, feats, extra in outputs:
-        cols.update({name: pa.array(feats[j]) for j, name in enumerate(schema.features)})
-        frames.append(_to_pandas(pa.table({**cols, **extra})))
-    return Datasets(data, frames[0], frames[1], frames[2] if len(frames) > 2 else None, decay_counts)
+    tables = {}
+    for name, (_idx, _ci, _places, cols, feats, extra) in zip(("training", "holdout", "full"), outputs, strict=False):
+        cols.update({f: pa.array(feats[j]) for j, f in enumerate(schema.features)})
+        tables[name] = pa.table({**cols, **extra})
+    return Datasets(data, tables, decay_counts)
 
 
 @dataclass
@@ -334,17 +356,17 @@ class RetrainingData:
 def write_datasets(ds: Datasets, workdir: Path | None) -> RetrainingData:
     """Write training_dataset.csv and holdout.csv to ``workdir`` when there is a training set."""
     data = ds.data
-    if workdir is None or ds.training is None:
+    if workdir is None or "training" not in ds.tables:
         return data
     workdir.mkdir(parents=True, exist_ok=True)
     data.dataset_path = workdir / "training_dataset.csv"
-    assert ds.holdout is not None
-    ds.training.to_csv(data.dataset_path, index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ")
+    write_csv(ds.tables["training"], data.dataset_path)
     data.holdout_path = workdir / "holdout.csv"
-    ds.holdout.to_csv(data.holdout_path, index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ")
-    if ds.full is not None:
+    write_csv(ds.tables["holdout"], data.holdout_path)
+    if "full" in ds.tables:
+        # pandas' own default date format (only for the from-scratch runs)
         data.full_dataset_path = workdir / "training_full.csv"
-        ds.full.to_csv(data.full_dataset_path, index=False)
+        ds.tables["full"].to_pandas().to_csv(data.full_dataset_path, index=False)
     return data
 
 
