@@ -412,6 +412,9 @@ def select_datasets(
             except _Fallback:
                 diagnose.add(src.display)
                 raise
+        if len(files) == 1:  # the hashes of the decay days serve only to find repeats across files
+            for p in files[0].pieces:
+                p.extra_hash = None
         return _fast_datasets(files, schema, ctx, rows_read=sum(f.rows_read for f in files), sources=[s.display for s in sources], **kw)
     except _Fallback as exc:
         diagnose.update(exc.args)
