@@ -13,10 +13,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ml_pipeline.dataset_csv import write_csv
 from ml_pipeline.datasets import confidence_bands, holdout_cutoff, holdout_hash, in_holdout, is_error, replay_count, replay_draw
 from ml_pipeline.log_reader import _as_category, _as_float, _csv_range, _Ctx, _Fallback, _fast_read, _FastFile, _open_parquet, _ordered_map, _parquet_batches, _Piece, _release
 from ml_pipeline.log_schema import LogSchema, LogSource, Window, _us, ensure_utc
-from ml_pipeline.log_sources import _read_sources, _to_pandas
+from ml_pipeline.log_sources import _read_sources
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -99,15 +100,36 @@ def _second_pass(ff: _FastFile, targets: list[tuple[Any, Any, Any, Any]], schema
 class Datasets:
     """The datasets of one run in memory: figures, training rows (errors + replay) and holdout.
 
-    ``training`` and ``holdout`` are None when there are fewer errors than ``min_samples``
-    (nothing is trained) or when they were not asked for.
+    The rows are kept as Arrow tables (``tables``: "training", "holdout" and, when asked for,
+    "full"); :attr:`training`, :attr:`holdout` and :attr:`full` are DataFrames made from them on
+    first use. The job never asks for the DataFrames: :func:`write_datasets` writes the files
+    from the tables. ``training`` and ``holdout`` are None when there are fewer errors than
+    ``min_samples`` (nothing is trained) or when they were not asked for.
     """
 
     data: RetrainingData
-    training: pd.DataFrame | None = None
-    holdout: pd.DataFrame | None = None
-    full: pd.DataFrame | None = None  # every labelled training row (from scratch), when asked for
+    tables: dict[str, Any] = field(default_factory=dict)
     decay_counts: tuple[int, int, int, int, int] | None = None  # see datasets.decay_verdict
+    _frames: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def _frame(self, name: str) -> pd.DataFrame | None:
+        if name not in self._frames:
+            table = self.tables.get(name)
+            self._frames[name] = None if table is None else table.to_pandas(split_blocks=True)
+        return self._frames[name]
+
+    @property
+    def training(self) -> pd.DataFrame | None:
+        return self._frame("training")
+
+    @property
+    def holdout(self) -> pd.DataFrame | None:
+        return self._frame("holdout")
+
+    @property
+    def full(self) -> pd.DataFrame | None:
+        """Every labelled training row of the window (from scratch), when asked for."""
+        return self._frame("full")
 
 
 def _fast_selection(files: list[_FastFile], ctx: _Ctx, replay_ratio: float, random_seed: int) -> dict[str, Any]:
@@ -295,13 +317,13 @@ def _fast_datasets(files: list[_FastFile], schema: LogSchema, ctx: _Ctx, *, wind
     _release()
     if not enough:
         return Datasets(data, decay_counts=decay_counts)
-    frames = []
-    for _idx, _ci, _places, cols, feats, cats, extra in outputs:
-        num, cat = schema.numeric, schema.categorical
-        cols.update({name: pa.array(feats[num.index(name)]) if name in num else pa.array(cats[cat.index(name)], pa.string())
-                     for name in schema.features})
-        frames.append(_to_pandas(pa.table({**cols, **extra})))
-    return Datasets(data, frames[0], frames[1], frames[2] if len(frames) > 2 else None, decay_counts)
+    tables = {}
+    num, cat = schema.numeric, schema.categorical
+    for name, (_idx, _ci, _places, cols, feats, cats, extra) in zip(("training", "holdout", "full"), outputs, strict=False):
+        cols.update({f: pa.array(feats[num.index(f)]) if f in num else pa.array(cats[cat.index(f)], pa.string())
+                     for f in schema.features})
+        tables[name] = pa.table({**cols, **extra})
+    return Datasets(data, tables, decay_counts)
 
 
 @dataclass
@@ -349,17 +371,17 @@ class RetrainingData:
 def write_datasets(ds: Datasets, workdir: Path | None) -> RetrainingData:
     """Write training_dataset.csv and holdout.csv to ``workdir`` when there is a training set."""
     data = ds.data
-    if workdir is None or ds.training is None:
+    if workdir is None or "training" not in ds.tables:
         return data
     workdir.mkdir(parents=True, exist_ok=True)
     data.dataset_path = workdir / "training_dataset.csv"
-    assert ds.holdout is not None
-    ds.training.to_csv(data.dataset_path, index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ")
+    write_csv(ds.tables["training"], data.dataset_path)
     data.holdout_path = workdir / "holdout.csv"
-    ds.holdout.to_csv(data.holdout_path, index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ")
-    if ds.full is not None:
+    write_csv(ds.tables["holdout"], data.holdout_path)
+    if "full" in ds.tables:
+        # pandas' own default date format (only for the from-scratch runs)
         data.full_dataset_path = workdir / "training_full.csv"
-        ds.full.to_csv(data.full_dataset_path, index=False)
+        ds.tables["full"].to_pandas().to_csv(data.full_dataset_path, index=False)
     return data
 
 
@@ -405,6 +427,9 @@ def select_datasets(
             except _Fallback:
                 diagnose.add(src.display)
                 raise
+        if len(files) == 1:  # the hashes of the decay days serve only to find repeats across files
+            for p in files[0].pieces:
+                p.extra_hash = None
         return _fast_datasets(files, schema, ctx, rows_read=sum(f.rows_read for f in files), sources=[s.display for s in sources], **kw)
     except _Fallback as exc:
         diagnose.update(exc.args)

@@ -142,6 +142,8 @@ def test_categorical_and_empty_cells_travel_through_the_selection_on_both_reader
     a, b = dl.write_datasets(slow, tmp_path / "slow"), dl.write_datasets(fast, tmp_path / "fast")
     for name in ("training_dataset.csv", "holdout.csv", "training_full.csv"):
         assert (tmp_path / "slow" / name).read_bytes() == (tmp_path / "fast" / name).read_bytes()
+    for name, frame in (("training_dataset.csv", fast.training), ("holdout.csv", fast.holdout)):  # as pandas writes them
+        assert (tmp_path / "fast" / name).read_text() == frame.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ")
     from ml_pipeline.train_model import read_table
 
     _df, X, _y = read_table(b.dataset_path, load_model_config(categorical_config(tmp_path)), "dataset")  # as the trainer reads it
@@ -151,6 +153,7 @@ def test_categorical_and_empty_cells_travel_through_the_selection_on_both_reader
 
 def test_daily_files_with_categorical_columns(tmp_path, schema, small_ranges, diagnostic):
     log = categorical_log(n=4000, seed=12)
+    log.loc[log.index[::7], "venue"] = 'Stade, "de" France'  # a comma and quotes: quoted in every CSV
     ts = pd.to_datetime(log["created_at"], utc=True)
     paths = []
     for i, (day, part) in enumerate(log.groupby(ts.dt.date)):
@@ -160,6 +163,13 @@ def test_daily_files_with_categorical_columns(tmp_path, schema, small_ranges, di
     assert diagnostic == []
     assert_carried(ds.training, log)
     assert_carried(ds.holdout, log)
+    from ml_pipeline.train_model import read_table
+
+    data = dl.write_datasets(ds, tmp_path / "data")
+    _df, X, _y = read_table(data.dataset_path, load_model_config(categorical_config(tmp_path)), "dataset")
+    ids = pd.read_csv(data.dataset_path, usecols=["prediction_id"], dtype=str)["prediction_id"]
+    assert_carried(X.assign(prediction_id=ids.to_numpy()), log)
+    assert (X["venue"] == 'Stade, "de" France').any()
 
 
 def test_read_sources_fast_and_diagnostic_frames_agree(tmp_path, schema, small_ranges):

@@ -118,3 +118,24 @@ def test_champion_prints_the_verified_champion(seeded, settings, monkeypatch, ca
     assert main(["--backend", "local", "--config", str(settings.config_path), "--json"]) == 2
     captured = capsys.readouterr()
     assert json.loads(captured.out)["exit_code"] == 2 and "no current model to fine-tune" in captured.err
+
+
+def test_entry_points_fix_the_mmap_threshold(monkeypatch):
+    """run_main fixes glibc's mmap threshold (freed arrays go back to the system: the job's
+    peak RSS, bench/README.md); without glibc nothing happens and nothing fails."""
+    import ctypes
+    import ctypes.util
+    import platform
+
+    from ml_pipeline import cli
+
+    calls = []
+    real = cli.keep_freed_memory_small
+    monkeypatch.setattr(cli, "keep_freed_memory_small", lambda: calls.append(1) or True)
+    assert run_main(lambda: 0) == 0 and calls == [1]
+    monkeypatch.setattr(cli, "keep_freed_memory_small", real)
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        assert real() is True
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: "libc-that-does-not-exist.so.9")
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: (_ for _ in ()).throw(OSError(f"{name}: cannot open")))
+    assert real() is False
