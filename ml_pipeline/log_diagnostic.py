@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -209,8 +210,14 @@ def _decode(series: pd.Series, logical: str, column: str, problems: Problems, ro
 _BAD = object()
 
 
-def _to_frame(batch: pa.RecordBatch, schema: LogSchema, first_line: int, problems: Problems, window: Window | None) -> pd.DataFrame:
-    """Normalise one batch to logical columns, cut it to the window, validate timestamps."""
+def _to_frame(batch: pa.RecordBatch, schema: LogSchema, first_line: int, problems: Problems, window: Window | None,
+              checked_from: datetime | None = None) -> pd.DataFrame:
+    """Normalise one batch to logical columns, cut it to the window, validate timestamps.
+
+    Rows before ``checked_from`` (the decay check's days before the training window) keep
+    only their timestamps and labels: their id, confidence and features are not read (None /
+    NaN), so nothing is reported about them.
+    """
     import numpy as np
     import pandas as pd
     import pyarrow as pa
@@ -255,20 +262,33 @@ def _to_frame(batch: pa.RecordBatch, schema: LogSchema, first_line: int, problem
     df = pd.DataFrame({"_line": lines[idx]})
     df["created_at"] = ts_series.iloc[idx].to_numpy()
     df["created_at"] = pd.to_datetime(df["created_at"], utc=True)
+    checked = np.ones(len(df), bool) if checked_from is None else (df["created_at"] >= pd.Timestamp(checked_from)).to_numpy()
+    rows = np.flatnonzero(checked)
+    part = sub if checked.all() else sub.take(pa.array(rows))
+    part_lines = df["_line"].iloc[rows].reset_index(drop=True)
+
+    def spread(values: Any, fill: Any, dtype: Any) -> Any:
+        if checked.all():
+            return np.asarray(values, dtype=dtype)
+        out = np.full(len(df), fill, dtype=dtype)
+        out[rows] = values
+        return out
+
     for logical in ("prediction_id", "predicted_label", "actual_label"):
-        col = sub.column(schema.columns[logical])
+        src, lines_of = (part, part_lines) if logical == "prediction_id" else (sub, df["_line"])
+        col = src.column(schema.columns[logical])
         if pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type):
-            s = _decode(pd.Series(col.to_pylist(), dtype=object), logical, schema.label(logical), problems, df["_line"])
+            s = _decode(pd.Series(col.to_pylist(), dtype=object), logical, schema.label(logical), problems, lines_of)
         else:
             s = pd.Series(col.cast(pa.string()).to_pylist() if not pa.types.is_string(col.type) else col.to_pandas(), dtype=object)
-        df[logical] = s.to_numpy()
+        df[logical] = spread(s.to_numpy(), None, object) if logical == "prediction_id" else s.to_numpy()
     for logical, name in [("confidence", schema.columns["confidence"])] + [(f, f) for f in schema.numeric]:
-        col = sub.column(name)
+        col = part.column(name)
         if pa.types.is_floating(col.type) or pa.types.is_integer(col.type):
-            df[logical] = col.cast(pa.float64()).to_numpy(zero_copy_only=False)
+            df[logical] = spread(col.cast(pa.float64()).to_numpy(zero_copy_only=False), np.nan, float)
         else:
             if pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type):
-                s = _decode(pd.Series(col.to_pylist(), dtype=object), logical, schema.label(logical), problems, df["_line"])
+                s = _decode(pd.Series(col.to_pylist(), dtype=object), logical, schema.label(logical), problems, part_lines)
             else:
                 s = pd.Series(col.cast(pa.string()).to_pylist(), dtype=object)
             num = pd.to_numeric(s.map(lambda v: v.strip() if isinstance(v, str) else v), errors="coerce")
@@ -276,27 +296,35 @@ def _to_frame(batch: pa.RecordBatch, schema: LogSchema, first_line: int, problem
             if bad.any():
                 problems.add(
                     schema.label(logical), "must be a number",
-                    "remove text from this numeric column", df["_line"][bad.to_numpy()], s[bad],
+                    "remove text from this numeric column", part_lines[bad.to_numpy()], s[bad],
                 )
-                problems.reported.setdefault(logical, set()).update(df["_line"][bad.to_numpy()].tolist())
-            df[logical] = num.to_numpy(dtype=float)
+                problems.reported.setdefault(logical, set()).update(part_lines[bad.to_numpy()].tolist())
+            df[logical] = spread(num.to_numpy(dtype=float), np.nan, float)
     for f in schema.categorical:  # text kept as it is; only bytes that are not UTF-8 are a problem
-        col = sub.column(f)
+        col = part.column(f)
         if pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type):
-            s = _decode(pd.Series(col.to_pylist(), dtype=object), f, schema.label(f), problems, df["_line"])
+            s = _decode(pd.Series(col.to_pylist(), dtype=object), f, schema.label(f), problems, part_lines)
             col = pa.array(s.tolist(), pa.string())
-        df[f] = pd.Series(categorical_text(col).to_pylist(), dtype=object).to_numpy()
+        df[f] = spread(pd.Series(categorical_text(col).to_pylist(), dtype=object).to_numpy(), None, object)
     return df
 
 
-def _validate(df: pd.DataFrame, schema: LogSchema, problems: Problems) -> pd.DataFrame:
-    """Row-level rules on the rows that were read; returns df with confidence in 0..1."""
+def _validate(df: pd.DataFrame, schema: LogSchema, problems: Problems, checked_from: datetime | None = None) -> pd.DataFrame:
+    """Row-level rules on the rows that were read; returns df with confidence in 0..1.
+
+    Rows before ``checked_from`` (the decay check's days) are checked for their labels only:
+    the decay counts use nothing else of them (see :func:`_to_frame`).
+    """
     import numpy as np
+    import pandas as pd
 
     lines = df["_line"].to_numpy()
+    checked = np.ones(len(df), bool) if checked_from is None else (df["created_at"] >= pd.Timestamp(checked_from)).to_numpy()
 
     def report(mask: Any, logical: str, rule: str, fix: str, values: Any) -> None:
         mask = np.array(mask, dtype=bool)
+        if logical not in ("predicted_label", "actual_label"):
+            mask &= checked
         if logical in problems.reported:  # already reported: not UTF-8, or not a number
             mask &= ~np.isin(lines, list(problems.reported[logical]))
         if mask.any():
@@ -305,7 +333,7 @@ def _validate(df: pd.DataFrame, schema: LogSchema, problems: Problems) -> pd.Dat
     pid = df["prediction_id"]
     empty_id = pid.isna() | (pid.astype("string").str.strip() == "").fillna(True)
     report(empty_id, "prediction_id", "must not be empty", "give every prediction a unique id", pid)
-    dup = pid.duplicated(keep=False) & ~empty_id
+    dup = pid.where(checked).duplicated(keep=False) & ~empty_id & checked
     if dup.any():
         report(dup, "prediction_id", "must be unique", "remove duplicate rows or fix the ids", pid)
 
@@ -325,7 +353,7 @@ def _validate(df: pd.DataFrame, schema: LogSchema, problems: Problems) -> pd.Dat
     conf = df["confidence"].to_numpy(dtype=float)
     report(np.isnan(conf), "confidence", "must not be empty or NaN", "log a confidence for every prediction", conf)
     report(np.isinf(conf), "confidence", "must be finite", "replace inf values with the model's probability", conf)
-    finite = np.isfinite(conf)
+    finite = np.isfinite(conf) & checked
     scale = schema.confidence_scale
     if scale == "auto" and finite.any():
         hi = conf[finite].max()
@@ -360,8 +388,10 @@ def _validate(df: pd.DataFrame, schema: LogSchema, problems: Problems) -> pd.Dat
     return df
 
 
-def read_log_file(path: Path, display: str, schema: LogSchema, window: Window | None, problems: Problems) -> tuple[pd.DataFrame, int]:
-    """Read one file: (rows inside ``window`` with logical columns, rows read). Problems are collected."""
+def read_log_file(path: Path, display: str, schema: LogSchema, window: Window | None, problems: Problems,
+                  checked_from: datetime | None = None) -> tuple[pd.DataFrame, int]:
+    """Read one file: (rows inside ``window`` with logical columns, rows read). Problems are collected
+    (for rows before ``checked_from``: timestamps and labels only)."""
     import pandas as pd
     import pyarrow as pa
 
@@ -385,7 +415,7 @@ def read_log_file(path: Path, display: str, schema: LogSchema, window: Window | 
         try:
             batches = _iter_parquet(path, schema) if fmt == "parquet" else _iter_csv(lambda: csv_input(path, display, fmt, schema), schema, typed, ts_type)
             for batch in batches:
-                frames.append(_to_frame(batch, schema, line, attempt, window))
+                frames.append(_to_frame(batch, schema, line, attempt, window, checked_from))
                 line += batch.num_rows
                 rows_read += batch.num_rows
         except (pa.ArrowInvalid, OSError) as exc:

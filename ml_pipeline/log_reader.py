@@ -56,8 +56,9 @@ class _Ctx:
     holdout_cutoff: int = 0
     candidate_features: bool = True  # keep the candidates' features (False: a second pass reads them)
     full: bool = False  # every labelled row is a candidate (the from-scratch training set)
-    # The decay check: rows from ``scan_start`` (before the window) are read and validated too,
-    # and counted per period; ``decay`` = (reference start, recent start), microseconds UTC.
+    # The decay check: rows from ``scan_start`` (before the window) are read too and counted per
+    # period; of those rows only what the counts use (timestamp, predicted and actual label) is
+    # read and validated. ``decay`` = (reference start, recent start), microseconds UTC.
     scan: Window | None = None
     decay: tuple[int, int] | None = None
 
@@ -88,11 +89,9 @@ class _Piece:
     cand_ids: Any = None  # prediction_id, pa.StringArray
     cand_feat: Any = None  # numeric features, float64 array (n_numeric, n), unless read again later
     cand_cat: Any = None  # categorical features, object array (n_categorical, n) of str/None, or None
-    # rows read before the window for the decay check (ctx.scan): their hashes (duplicate
-    # check), confidence range, and labelled / correct counts per period
+    # rows read for the decay check (ctx.scan, the window and the days before it), and their
+    # labelled / correct counts per period
     scan_rows: int = 0
-    extra_hash: Any = None
-    extra_conf: tuple[float, float] | None = None
     decay: tuple[int, int, int, int] = (0, 0, 0, 0)
 
     @classmethod
@@ -181,6 +180,29 @@ def _process(batch: Any, ctx: _Ctx, *, features: bool) -> _Piece:
     t = ts.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy()
     rows = np.arange(batch.num_rows) if ctx.start is None else np.flatnonzero((t >= ctx.scan_start) & (t < ctx.end))
     sub = batch.take(pa.array(rows)) if len(rows) != batch.num_rows else batch
+    classes = pa.array(s.classes, pa.string())
+    scan_rows, decay, codes = len(rows), (0, 0, 0, 0), None
+    if ctx.decay is not None and len(rows):
+        # The decay counts use timestamps and labels only: the days before the window are
+        # checked for those, the window's rows for everything.
+        pred_all = _label_codes(sub.column(s.columns["predicted_label"]), classes, blank_is_null=False)
+        if pred_all.null_count:
+            raise _Fallback
+        act_all = _label_codes(sub.column(s.columns["actual_label"]), classes, blank_is_null=True)
+        ts_rows, p_i, a_i = t[rows], pred_all.to_numpy().astype(np.int8), act_all.fill_null(-1).to_numpy().astype(np.int8)
+        labelled, right = a_i >= 0, p_i == a_i
+        ref0, recent0 = ctx.decay
+        ref, recent = labelled & (ts_rows >= ref0) & (ts_rows < recent0), labelled & (ts_rows >= recent0)
+        decay = (int(ref.sum()), int((ref & right).sum()), int(recent.sum()), int((recent & right).sum()))
+        inside = np.flatnonzero(ts_rows >= ctx.start)
+        codes = (p_i[inside], a_i[inside])
+        if len(inside) != len(rows):
+            rows = rows[inside]
+            sub = sub.take(pa.array(inside))
+    if not len(rows):
+        piece = _Piece.empty(batch.num_rows)
+        piece.scan_rows, piece.decay = scan_rows, decay
+        return piece
 
     ids = _as_text(sub.column(s.columns["prediction_id"]))
     if ids.null_count:
@@ -188,11 +210,12 @@ def _process(batch: Any, ctx: _Ctx, *, features: bool) -> _Piece:
     if len(ids) and (pc.min(pc.utf8_length(pc.utf8_trim_whitespace(ids))).as_py() == 0
                      or pc.min(pc.utf8_length(pc.utf8_trim(ids, _PY_SPACE))).as_py() == 0):
         raise _Fallback
-    classes = pa.array(s.classes, pa.string())
-    pred = _label_codes(sub.column(s.columns["predicted_label"]), classes, blank_is_null=False)
-    if pred.null_count:
-        raise _Fallback
-    actual = _label_codes(sub.column(s.columns["actual_label"]), classes, blank_is_null=True)
+    if codes is None:
+        pred = _label_codes(sub.column(s.columns["predicted_label"]), classes, blank_is_null=False)
+        if pred.null_count:
+            raise _Fallback
+        actual = _label_codes(sub.column(s.columns["actual_label"]), classes, blank_is_null=True)
+        codes = (pred.to_numpy().astype(np.int8), actual.fill_null(-1).to_numpy().astype(np.int8))
     conf_col = _as_float(sub.column(s.columns["confidence"]))
     if conf_col.null_count:
         raise _Fallback
@@ -212,34 +235,8 @@ def _process(batch: Any, ctx: _Ctx, *, features: bool) -> _Piece:
             elif col.null_count or (len(col) and not np.isfinite(feats[-1]).all()):
                 raise _Fallback
     h = holdout_hash(ids.to_numpy(zero_copy_only=False))
-    pred_i, act_i = pred.to_numpy().astype(np.int8), actual.fill_null(-1).to_numpy().astype(np.int8)
-    extra = None
-    if ctx.decay is not None and len(rows):
-        ts_rows = t[rows]
-        labelled, right = act_i >= 0, pred_i == act_i
-        ref0, recent0 = ctx.decay
-        ref, recent = labelled & (ts_rows >= ref0) & (ts_rows < recent0), labelled & (ts_rows >= recent0)
-        decay = (int(ref.sum()), int((ref & right).sum()), int(recent.sum()), int((recent & right).sum()))
-        if ctx.scan_start != ctx.start:
-            inside = ts_rows >= ctx.start
-            if not inside.all():
-                extra = np.flatnonzero(~inside)
-    if extra is not None:
-        inside_idx = np.flatnonzero(inside)
-        scan_rows, extra_hash = len(rows), h[extra]
-        extra_conf = (float(conf[extra].min()), float(conf[extra].max()))
-        rows, sub, ids = rows[inside_idx], sub.take(pa.array(inside_idx)), ids.take(pa.array(inside_idx))
-        conf, h, pred_i, act_i = conf[inside_idx], h[inside_idx], pred_i[inside_idx], act_i[inside_idx]
-        feats = [v[inside_idx] for v in feats]
-        cats = [v[inside_idx] for v in cats]
-    else:
-        scan_rows, extra_hash, extra_conf = len(rows), None, None
-    piece = _Piece(rows=batch.num_rows, window_rows=len(rows), conf=conf, pred=pred_i, actual=act_i, hash=h,
-                   scan_rows=scan_rows, extra_hash=extra_hash, extra_conf=extra_conf)
-    if ctx.decay is not None and scan_rows:
-        piece.decay = decay
-    if not len(rows):
-        return piece
+    piece = _Piece(rows=batch.num_rows, window_rows=len(rows), conf=conf, pred=codes[0], actual=codes[1], hash=h,
+                   scan_rows=scan_rows, decay=decay)
     if ctx.keep == "all":
         keep = np.arange(len(rows))
     else:
@@ -390,8 +387,11 @@ def _csv_range(path: Path, fd: int, spec: tuple[int, int, int], ctx: _Ctx, ts_ty
         if ts.null_count:
             raise _Fallback
         t = ts.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy()
-        if not ((t >= ctx.scan_start) & (t < ctx.end)).any():
+        scanned = (t >= ctx.scan_start) & (t < ctx.end)
+        if not scanned.any():
             return None, len(t)
+        if ctx.decay is not None and not (t[scanned] >= ctx.start).any():
+            columns = _decay_columns(ctx.schema)  # only the decay check's days: what it counts with
     ro, co = _csv_options(ctx.schema, ts_type, names if i else None, len(buf) + 1, columns)
     table = pacsv.read_csv(buf, read_options=ro, convert_options=co)
     raw_co = raw_text_options(ctx.schema, columns, True)
@@ -435,8 +435,9 @@ def _csv_parallel(path: Path, ctx: _Ctx, ts_type: Any) -> tuple[list[_Piece], An
     return pieces, ((specs, names, ts_type) if narrow else None)
 
 
-def _parquet_plan(path: Path, ctx: _Ctx) -> tuple[Any, list[int], int]:
-    """The file, the row groups that may hold rows of the window, and the file's row count."""
+def _parquet_plan(path: Path, ctx: _Ctx) -> tuple[Any, list[int], int, set[int]]:
+    """The file, the row groups that may hold rows of the window (or of the decay check's days),
+    the file's row count, and the row groups whose rows are all before the window."""
     import pyarrow as pa
 
     pf = _open_parquet(path, ctx)
@@ -446,7 +447,7 @@ def _parquet_plan(path: Path, ctx: _Ctx) -> tuple[Any, list[int], int]:
     if not pa.types.is_timestamp(field_type):
         raise _Fallback
     j = pf.schema_arrow.get_field_index(ts_name)
-    groups = []
+    groups, before = [], set()
     for g in range(md.num_row_groups):
         rg = md.row_group(g)
         if rg.num_rows == 0:
@@ -457,8 +458,10 @@ def _parquet_plan(path: Path, ctx: _Ctx) -> tuple[Any, list[int], int]:
             lo, hi = _raw_us(st.min_raw, field_type.unit, floor=True), _raw_us(st.max_raw, field_type.unit, floor=False)
             if hi < ctx.scan_start or lo >= ctx.end:
                 continue  # every row is outside the window and has a valid timestamp
+            if ctx.start is not None and hi < ctx.start:
+                before.add(g)
         groups.append(g)
-    return pf, groups, md.num_rows
+    return pf, groups, md.num_rows, before
 
 
 def _open_parquet(path: Path, ctx: _Ctx) -> Any:
@@ -497,7 +500,7 @@ def _units(pieces: list[_Piece]) -> list[tuple[int, int, int]]:
     spans: dict[int, list[int]] = {}
     win0 = 0
     for p in pieces:
-        if p.scan_rows:  # rows before the window are read again too: their features are checked
+        if p.window_rows:
             spans.setdefault(p.group, [win0, 0])[1] += p.window_rows
         win0 += p.window_rows
     return [(g, lo, n) for g, (lo, n) in spans.items()]
@@ -505,6 +508,11 @@ def _units(pieces: list[_Piece]) -> list[tuple[int, int, int]]:
 
 def _narrow_columns(schema: LogSchema) -> list[str]:
     return [schema.columns[c] for c in LOGICAL_COLUMNS]
+
+
+def _decay_columns(schema: LogSchema) -> list[str]:
+    """What is read of the rows before the window (the decay check's counts)."""
+    return [schema.columns[c] for c in ("created_at", "predicted_label", "actual_label")]
 
 
 @dataclass
@@ -544,14 +552,15 @@ def _fast_read(path: Path, display: str, schema: LogSchema, ctx: _Ctx) -> _FastF
     second = None
     try:
         if fmt == "parquet":
-            _pf, groups, rows_read = _parquet_plan(path, ctx)
+            _pf, groups, rows_read, before = _parquet_plan(path, ctx)
             two_pass = ctx.keep == "candidates"
             cols = _narrow_columns(schema) if two_pass else schema.file_columns
             first = replace(ctx, candidate_features=False) if two_pass else ctx
 
             def read_group(g: int) -> list[_Piece]:
                 out = []
-                for _g, row0, batch in _parquet_batches(_open_parquet(path, ctx), [g], cols):
+                group_cols = _decay_columns(schema) if ctx.decay is not None and g in before else cols
+                for _g, row0, batch in _parquet_batches(_open_parquet(path, ctx), [g], group_cols):
                     p = _process(batch, first, features=not two_pass)
                     p.row0, p.group = row0, g
                     out.append(p)
@@ -573,13 +582,12 @@ def _fast_read(path: Path, display: str, schema: LogSchema, ctx: _Ctx) -> _FastF
     if rows_read == 0:
         raise _Fallback
     _release()
-    hashes = np.concatenate([p.hash for p in pieces] + [p.extra_hash for p in pieces if p.extra_hash is not None]) if pieces else np.zeros(0, np.uint64)
+    hashes = np.concatenate([p.hash for p in pieces]) if pieces else np.zeros(0, np.uint64)
     hashes.sort()
     if len(hashes) > 1 and (hashes[1:] == hashes[:-1]).any():
         raise _Fallback  # a repeated prediction_id (or, once in 2**64, a hash collision)
     scale = schema.confidence_scale
     ranges = [(float(p.conf.min()), float(p.conf.max())) for p in pieces if len(p.conf)]
-    ranges += [p.extra_conf for p in pieces if p.extra_conf is not None]
     if ranges:
         lo, hi = min(r[0] for r in ranges), max(r[1] for r in ranges)
         if scale == "auto":

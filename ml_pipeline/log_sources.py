@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -113,8 +113,14 @@ def _fast_frame(ff: _FastFile, schema: LogSchema) -> pd.DataFrame:
     return _to_pandas(pa.concat_tables(tables))
 
 
-def _read_fast_or_diagnose(src: LogSource, schema: LogSchema, window: Window | None, *, fast: bool = True) -> tuple[pd.DataFrame, int, Problems]:
-    """One source as a validated frame: fast path first, the diagnostic path when it declines."""
+def _read_fast_or_diagnose(src: LogSource, schema: LogSchema, window: Window | None, *, fast: bool = True,
+                           checked_from: datetime | None = None) -> tuple[pd.DataFrame, int, Problems]:
+    """One source as a validated frame: fast path first, the diagnostic path when it declines.
+
+    ``checked_from``: rows before it are checked for timestamps and labels only (the decay
+    check's days); the fast path checks every row fully, so it declines a file with other
+    problems on those days and the diagnostic path decides.
+    """
     problems = Problems(src.display)
     if fast:
         try:
@@ -122,9 +128,9 @@ def _read_fast_or_diagnose(src: LogSource, schema: LogSchema, window: Window | N
             return _fast_frame(ff, schema), ff.rows_read, problems
         except _Fallback:
             pass
-    df, n = read_log_file(src.path, src.display, schema, window, problems)
+    df, n = read_log_file(src.path, src.display, schema, window, problems, checked_from)
     if len(df):
-        df = _validate(df, schema, problems)
+        df = _validate(df, schema, problems, checked_from)
     return df, n, problems
 
 
@@ -142,13 +148,15 @@ def read_sources(sources: list[LogSource], schema: LogSchema, window: Window | N
     return _read_sources(sources, schema, window, set())
 
 
-def _read_sources(sources: list[LogSource], schema: LogSchema, window: Window | None, diagnose: set[str]) -> LoadedLog:
-    """:func:`read_sources`; the sources named in ``diagnose`` skip the fast path."""
+def _read_sources(sources: list[LogSource], schema: LogSchema, window: Window | None, diagnose: set[str],
+                  checked_from: datetime | None = None) -> LoadedLog:
+    """:func:`read_sources`; the sources named in ``diagnose`` skip the fast path; rows before
+    ``checked_from`` are checked for timestamps and labels only."""
     import pandas as pd
 
     frames, rows_read, problems_all = [], 0, []
     for src in sources:
-        df, n, problems = _read_fast_or_diagnose(src, schema, window, fast=src.display not in diagnose)
+        df, n, problems = _read_fast_or_diagnose(src, schema, window, fast=src.display not in diagnose, checked_from=checked_from)
         rows_read += n
         if problems:
             problems_all.append(problems)
@@ -157,7 +165,8 @@ def _read_sources(sources: list[LogSource], schema: LogSchema, window: Window | 
         raise LogError("\n".join(p.message() for p in problems_all), "\n".join(p.message(values=False) for p in problems_all))
     frame = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else frames[0]
     if len(sources) > 1 and len(frame):
-        dup = frame["prediction_id"].duplicated(keep=False)
+        ids = frame["prediction_id"] if checked_from is None else frame["prediction_id"].where(frame["created_at"] >= pd.Timestamp(checked_from))
+        dup = ids.duplicated(keep=False) & ids.notna()
         if dup.any():
             ids = frame.loc[dup, "prediction_id"].unique()[:MAX_EXAMPLES].tolist()
             raise LogError(

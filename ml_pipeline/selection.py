@@ -28,9 +28,10 @@ log = logging.getLogger("ml_pipeline.data_loader")
 
 def _second_pass(ff: _FastFile, targets: list[tuple[Any, Any, Any, Any]], schema: LogSchema, ctx: _Ctx) -> None:
     """Read timestamps and features again where the window has rows (Parquet row groups, CSV
-    byte ranges). Checks the features of every window row and, for each ``(window rows,
-    places, numeric array, categorical array)`` in ``targets``, writes those rows' numeric
-    features to ``numeric[:, places]`` and their categorical ones to ``categorical[:, places]``."""
+    byte ranges). Checks the features of every window row (the days before the window are read
+    for the decay counts only, never for features) and, for each ``(window rows, places,
+    numeric array, categorical array)`` in ``targets``, writes those rows' numeric features
+    to ``numeric[:, places]`` and their categorical ones to ``categorical[:, places]``."""
     import os
 
     import numpy as np
@@ -57,20 +58,18 @@ def _second_pass(ff: _FastFile, targets: list[tuple[Any, Any, Any, Any]], schema
         seen = 0
         for batch in batches(g):
             t = batch.column(ts_name).cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy()
-            wide = np.flatnonzero((t >= ctx.scan_start) & (t < ctx.end)) if ctx.start is not None else np.arange(batch.num_rows)
-            inside = t[wide] >= ctx.start if ctx.start is not None and ctx.scan_start != ctx.start else None
-            rows = wide[inside] if inside is not None else wide
-            whole = len(wide) == batch.num_rows
+            rows = np.flatnonzero((t >= ctx.start) & (t < ctx.end)) if ctx.start is not None else np.arange(batch.num_rows)
+            whole = len(rows) == batch.num_rows
             at = win0 + seen
             spans = [(np.searchsorted(idx, [at, at + len(rows)]), idx, places, outs) for idx, places, *outs in targets]
             for f in schema.features:
                 if f in schema.categorical:
                     col = batch.column(f)
-                    values = _as_category(col if whole else col.take(pa.array(wide)))
+                    values = _as_category(col if whole else col.take(pa.array(rows)))
                     kind, j = 1, schema.categorical.index(f)
                 else:
                     col = _as_float(batch.column(f))
-                    col = col if whole else col.take(pa.array(wide))
+                    col = col if whole else col.take(pa.array(rows))
                     values = col.to_numpy(zero_copy_only=False)
                     if f in schema.allow_missing:  # empty/NaN kept, inf is not (as on the first pass)
                         if len(values) and np.isinf(values).any():
@@ -78,8 +77,6 @@ def _second_pass(ff: _FastFile, targets: list[tuple[Any, Any, Any, Any]], schema
                     elif col.null_count or (len(values) and not np.isfinite(values).all()):
                         raise _Fallback(ff.display)
                     kind, j = 0, schema.numeric.index(f)
-                if inside is not None:
-                    values = values[inside]
                 for (lo, hi), idx, places, outs in spans:
                     outs[kind][j, places[lo:hi]] = values[idx[lo:hi] - at]
             seen += len(rows)
@@ -142,7 +139,7 @@ def _fast_selection(files: list[_FastFile], ctx: _Ctx, replay_ratio: float, rand
     import pandas as pd
 
     if len(files) > 1:
-        hs = np.sort(np.concatenate([h for f in files for p in f.pieces for h in (p.hash, p.extra_hash) if h is not None]))
+        hs = np.sort(np.concatenate([p.hash for f in files for p in f.pieces if p.hash is not None]))
         if len(hs) > 1 and (hs[1:] == hs[:-1]).any():
             raise _Fallback  # the same prediction on two days: the reference path words it
         del hs
@@ -407,7 +404,9 @@ def select_datasets(
     CSV and Parquet files). ``materialise=False`` returns the figures only.
 
     ``decay_periods``: ``(reference start, recent start)`` of the decay check; the rows from
-    the reference start on are read and validated too, and counted in ``decay_counts``.
+    the reference start on are read too and counted in ``decay_counts``. Of the rows before
+    the window only what the counts use (timestamp, predicted and actual label) is read and
+    validated: a bad feature, confidence or id on those days changes nothing the run uses.
     ``full``: also build the from-scratch training set (True, or a function of the decay
     counts returning whether it is wanted). A file the fast path cannot vouch for is read by
     the diagnostic reader, which raises ``EvaluationLogError`` listing every problem; its
@@ -427,13 +426,10 @@ def select_datasets(
             except _Fallback:
                 diagnose.add(src.display)
                 raise
-        if len(files) == 1:  # the hashes of the decay days serve only to find repeats across files
-            for p in files[0].pieces:
-                p.extra_hash = None
         return _fast_datasets(files, schema, ctx, rows_read=sum(f.rows_read for f in files), sources=[s.display for s in sources], **kw)
     except _Fallback as exc:
         diagnose.update(exc.args)
-    loaded = _read_sources(sources, schema, ctx.scan or window, diagnose)
+    loaded = _read_sources(sources, schema, ctx.scan or window, diagnose, checked_from=window.start if ctx.scan is not None else None)
     ff = _frame_file(loaded.frame, schema, ctx)
     return _fast_datasets([ff], schema, ctx, rows_read=loaded.rows_read, sources=loaded.sources, **kw)
 
@@ -452,20 +448,18 @@ def _frame_file(frame: pd.DataFrame, schema: LogSchema, ctx: _Ctx) -> _FastFile:
               if n else np.zeros(0, np.int8))
     conf = frame["confidence"].to_numpy(dtype=float) if n else np.zeros(0)
     ids = frame["prediction_id"].to_numpy(dtype=object) if n else np.zeros(0, object)
-    h = holdout_hash(ids)
-    piece = _Piece(rows=n, window_rows=n, conf=conf, pred=pred, actual=actual, hash=h, scan_rows=n)
+    decay = (0, 0, 0, 0)
     if ctx.decay is not None and n:
         labelled, right = actual >= 0, pred == actual
         ref0, recent0 = ctx.decay
         ref, recent = labelled & (ts >= ref0) & (ts < recent0), labelled & (ts >= recent0)
-        piece.decay = (int(ref.sum()), int((ref & right).sum()), int(recent.sum()), int((recent & right).sum()))
+        decay = (int(ref.sum()), int((ref & right).sum()), int(recent.sum()), int((recent & right).sum()))
         start = ctx.start if ctx.start is not None else ts.min()
         inside = np.flatnonzero(ts >= start)
-        if len(inside) != n:
-            piece.extra_hash = h[ts < start]
-            piece.window_rows, ts, ids, h = len(inside), ts[inside], ids[inside], h[inside]
-            piece.conf, piece.pred, piece.actual, piece.hash = conf[inside], pred[inside], actual[inside], h
+        if len(inside) != n:  # the decay check's days: counted above, nothing else of them is used
+            ts, ids, conf, pred, actual = ts[inside], ids[inside], conf[inside], pred[inside], actual[inside]
             frame = frame.iloc[inside]
+    piece = _Piece(rows=n, window_rows=len(ids), conf=conf, pred=pred, actual=actual, hash=holdout_hash(ids), scan_rows=n, decay=decay)
     keep = np.flatnonzero(piece.actual >= 0)
     piece.cand_pos, piece.cand_ts, piece.cand_ids = keep, ts[keep], pa.array(ids[keep], pa.string())
     piece.cand_feat = (np.stack([frame[f].to_numpy(dtype=float)[keep] for f in schema.numeric])

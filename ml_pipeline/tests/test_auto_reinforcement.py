@@ -420,11 +420,20 @@ def test_bad_rows_only_in_the_decay_reference_days_do_not_fail_the_nightly_run(m
     run = mem.list_runs()[0]
     assert run.status == "completed", run.error_message
     text = mem.get_object(BUCKET_TRAINING_LOGS, f"{run.id}.log").decode()
-    assert "decay check skipped" in text and "must be a number" in text
+    assert "decay check: live accuracy" in text and "skipped" not in text  # the counts use no confidence
+    labels = sample_log.copy()
+    labels.loc[old[old].index[0], "actual_outcome"] = "home_wn"  # what the decay counts do use
+    put_log(mem, labels)
+    j = job(settings, mem, as_of=AS_OF + timedelta(days=1))  # the next night (one nightly run a day)
+    j.nightly()
+    run = mem.list_runs()[0]
+    assert run.status == "completed" and run.as_of == AS_OF + timedelta(days=1), run.error_message
+    text = mem.get_object(BUCKET_TRAINING_LOGS, f"{run.id}.log").decode()
+    assert "decay check skipped" in text and "must be empty (not known yet) or one of" in text
     recent = sample_log.astype({"confidence_score": object})
     recent.loc[(ts >= pd.Timestamp(AS_OF - timedelta(days=1))).idxmax(), "confidence_score"] = "high"  # inside the window
     put_log(mem, recent)
-    k = job(settings, mem, as_of=AS_OF + timedelta(days=1))
+    k = job(settings, mem, as_of=AS_OF + timedelta(days=2))
     k.nightly()
     assert mem.list_runs()[0].status == "failed"
 

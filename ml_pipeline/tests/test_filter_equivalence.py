@@ -261,16 +261,54 @@ def test_job_selection_decay_counts_and_full_training_set(tmp_path, schema, smal
     assert_same(ds, reference(log))  # the decay days change nothing in the window's selection
 
 
-def test_bad_rows_only_before_the_window_fail_the_decay_read(tmp_path, schema, small_ranges):
-    """The days read for the decay check are validated like the window (the job then retries without them)."""
-    log = make_log(seed=10, days=20)
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+@pytest.mark.parametrize("path_kind", ["fast", "diagnostic"])
+def test_the_decay_days_are_read_for_their_counts_only(tmp_path, schema, small_ranges, fmt, path_kind, monkeypatch):
+    """Before the window, the decay check counts labels by day: an empty or non-numeric feature,
+    a bad confidence, an empty or repeated id there change nothing the run uses, so they fail
+    nothing; the counts and the window's selection are those of the clean log."""
+    clean = make_log(seed=10, days=20)
+    if fmt == "parquet":  # (row groups in time order: some hold only the decay check's days)
+        clean = clean.assign(created_at=pd.to_datetime(clean["created_at"], utc=True)).sort_values("created_at", ignore_index=True)
+    ts = pd.to_datetime(clean["created_at"], utc=True)
+    before = clean.index[(ts < AS_OF - timedelta(days=LOOKBACK + 1)) & (ts > AS_OF - timedelta(days=15))][:6]
+    log = clean.astype({"home_elo": object, "confidence_score": object})
+    log.loc[before[0], "home_elo"] = np.nan
+    log.loc[before[1], "home_elo"] = "n/a"
+    log.loc[before[2], "confidence_score"] = 150.0
+    log.loc[before[3], "prediction_id"] = ""
+    log.loc[before[4], "prediction_id"] = log.loc[before[5], "prediction_id"]
+    if fmt == "parquet":
+        log.loc[before[1], "home_elo"] = np.nan  # (a Parquet float column holds no text)
+        log = log.astype({"home_elo": float, "confidence_score": float})
+        path = write(log, tmp_path / "log.parquet", fmt, row_group_size=250)
+    else:
+        path = write(log, tmp_path / "log.csv", fmt)
+    if path_kind == "diagnostic":
+        monkeypatch.setattr(selection, "_fast_read", _decline)
+    elif fmt == "parquet":  # the fast path itself reads only what the counts use
+        monkeypatch.setattr(selection, "_read_sources", _decline)
+    periods = (AS_OF - timedelta(days=16), AS_OF - timedelta(days=2))
+    ds = select_datasets([LogSource(path.name, path)], schema, Window.ending_at(AS_OF, LOOKBACK), confidence_threshold=THRESHOLD,
+                         min_samples=1, holdout_fraction=FRACTION, replay_ratio=RATIO, random_seed=SEED, decay_periods=periods)
+    assert ds.decay_counts == reference_job(clean, periods)[0]
+    assert_same(ds, reference(clean))
+
+
+@pytest.mark.parametrize("path_kind", ["fast", "diagnostic"])
+def test_a_bad_label_before_the_window_fails_the_decay_read(tmp_path, schema, small_ranges, path_kind, monkeypatch):
+    """The decay counts use the labels of those days: an unknown label there is reported (the
+    job then skips the decay check and reads the window alone, which works)."""
+    log = make_log(seed=11, days=20)
     ts = pd.to_datetime(log["created_at"], utc=True)
-    before = log.index[ts < AS_OF - timedelta(days=LOOKBACK + 1)][:1]
-    log.loc[before, "home_elo"] = np.nan
+    before = log.index[(ts < AS_OF - timedelta(days=LOOKBACK + 1)) & (ts > AS_OF - timedelta(days=15))][:1]
+    log.loc[before, "actual_outcome"] = "home_wn"
     path = write(log, tmp_path / "log.csv", "csv")
+    if path_kind == "diagnostic":
+        monkeypatch.setattr(selection, "_fast_read", _decline)
     kw = dict(confidence_threshold=THRESHOLD, min_samples=1, holdout_fraction=FRACTION, replay_ratio=RATIO, random_seed=SEED)
     window = Window.ending_at(AS_OF, LOOKBACK)
-    with pytest.raises(dl.EvaluationLogError, match="'home_elo' must be a finite number"):
+    with pytest.raises(dl.EvaluationLogError, match="must be empty \\(not known yet\\) or one of"):
         select_datasets([LogSource(path.name, path)], schema, window, decay_periods=(AS_OF - timedelta(days=16), AS_OF - timedelta(days=2)), **kw)
     assert_same(select_datasets([LogSource(path.name, path)], schema, window, **kw), reference(log))
 
