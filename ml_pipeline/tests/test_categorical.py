@@ -201,6 +201,22 @@ def test_text_that_is_not_utf8_is_the_only_categorical_problem(tmp_path, schema,
     assert "column 'venue' must be UTF-8 text" in msg and f"line {row + 2}" in msg and "1 problem(s)" in msg
 
 
+def test_text_before_the_window_is_not_read(tmp_path, schema, small_ranges):
+    """The decay check's days are read for their labels only: bytes that are not UTF-8 in a
+    categorical cell there fail nothing, and the window's datasets are those of the clean log."""
+    log = categorical_log(n=3000, seed=17, days=20)
+    ts = pd.to_datetime(log["created_at"], utc=True)
+    row = int(np.flatnonzero(((ts < AS_OF - timedelta(days=LOOKBACK + 1)) & (ts > AS_OF - timedelta(days=15))).to_numpy())[0])
+    periods = (AS_OF - timedelta(days=16), AS_OF - timedelta(days=2))
+    clean = select([write(log, tmp_path / "clean.csv", "csv")], schema, decay_periods=periods)
+    log.loc[row, "venue"] = "MARKER"
+    path = tmp_path / "log.csv"
+    path.write_bytes(log.to_csv(index=False).encode().replace(b"MARKER", b"caf\xe9"))
+    ds = select([path], schema, decay_periods=periods)
+    assert ds.decay_counts == clean.decay_counts
+    pd.testing.assert_frame_equal(ds.training, clean.training, check_exact=True)
+
+
 def test_a_missing_categorical_column_is_refused_by_name(tmp_path, schema):
     log = categorical_log(n=200, seed=15).drop(columns=["league"])
     path = write(log, tmp_path / "log.csv", "csv")
