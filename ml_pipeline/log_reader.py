@@ -376,11 +376,36 @@ def _csv_range(path: Path, fd: int, spec: tuple[int, int, int], ctx: _Ctx, ts_ty
     import os
 
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 
     i, a, b = spec
-    buf = pa.py_buffer(os.pread(fd, b - a, a))
+    raw = os.pread(fd, b - a, a)
+    buf = pa.py_buffer(raw)
     ts_name = ctx.schema.columns["created_at"]
+
+    def parse(cols: list[str]) -> Any:
+        ro, co = _csv_options(ctx.schema, ts_type, names if i else None, len(buf) + 1, cols)
+        table = pacsv.read_csv(buf, read_options=ro, convert_options=co)
+        raw_co = raw_text_options(ctx.schema, cols, True)
+        if raw_co is not None:  # categorical columns as written, not with pyarrow's null markers
+            table = with_raw_text(table, pacsv.read_csv(buf, read_options=ro, convert_options=raw_co))
+        return table
+
+    start, scan_start, end = ctx.start, ctx.scan_start, ctx.end
+    edges = _edge_times(raw, i == 0, ctx, ts_type, names) if start is not None and skip_outside else None
+    if edges is not None and start is not None and end is not None and start <= edges[0] and edges[1] < end:
+        # First and last line in the window, as in a log written in time order: parse at once
+        # (_process still cuts every row to the window).
+        table = parse(columns)
+        return table, table.num_rows
+    if edges is not None and start is not None and scan_start is not None and ctx.decay is not None and scan_start <= edges[0] and edges[1] < start:
+        table = parse(_decay_columns(ctx.schema))  # the decay check's days: what it counts with
+        t = table.column(ts_name)
+        if t.null_count == 0 and not pc.any(pc.greater_equal(t.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()), start)).as_py():
+            return table, table.num_rows
+        table = parse(columns)  # a row of the window among them (not in time order)
+        return table, table.num_rows
     if ctx.start is not None and skip_outside:
         ro, co = _csv_options(ctx.schema, ts_type, names if i else None, len(buf) + 1, [ts_name])
         ts = pacsv.read_csv(buf, read_options=ro, convert_options=co).column(0)
@@ -392,12 +417,34 @@ def _csv_range(path: Path, fd: int, spec: tuple[int, int, int], ctx: _Ctx, ts_ty
             return None, len(t)
         if ctx.decay is not None and not (t[scanned] >= ctx.start).any():
             columns = _decay_columns(ctx.schema)  # only the decay check's days: what it counts with
-    ro, co = _csv_options(ctx.schema, ts_type, names if i else None, len(buf) + 1, columns)
-    table = pacsv.read_csv(buf, read_options=ro, convert_options=co)
-    raw_co = raw_text_options(ctx.schema, columns, True)
-    if raw_co is not None:  # categorical columns as written, not with pyarrow's null markers
-        table = with_raw_text(table, pacsv.read_csv(buf, read_options=ro, convert_options=raw_co))
+    table = parse(columns)
     return table, table.num_rows
+
+
+def _edge_times(raw: bytes, header: bool, ctx: _Ctx, ts_type: Any, names: list[str]) -> tuple[int, int] | None:
+    """The timestamps (us UTC, lower first) of a byte range's first and last data lines: a hint
+    of where the range lies, None when they cannot be read that way. Only which columns are
+    parsed first depends on it; every row is still cut to the window by its own timestamp."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    if not names:
+        return None
+    begin = raw.find(b"\n") + 1 if header else 0
+    first_end = raw.find(b"\n", begin)
+    last_begin = raw.rfind(b"\n", 0, len(raw) - 1) + 1
+    if begin <= 0 and header or first_end < 0 or last_begin <= first_end:
+        return None
+    lines = raw[begin:first_end + 1] + raw[last_begin:].rstrip(b"\r\n") + b"\n"
+    ro, co = _csv_options(ctx.schema, ts_type, names, len(lines) + 1, [ctx.schema.columns["created_at"]])
+    try:
+        ts = pacsv.read_csv(pa.py_buffer(lines), read_options=ro, convert_options=co).column(0)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    if len(ts) != 2 or ts.null_count:
+        return None
+    t = ts.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy()
+    return int(t.min()), int(t.max())
 
 
 def _csv_parallel(path: Path, ctx: _Ctx, ts_type: Any) -> tuple[list[_Piece], Any]:

@@ -295,6 +295,31 @@ def test_the_decay_days_are_read_for_their_counts_only(tmp_path, schema, small_r
     assert_same(ds, reference(clean))
 
 
+def test_a_log_in_time_order_with_a_stray_row(tmp_path, schema, small_ranges, monkeypatch):
+    """A CSV in time order: byte ranges whose first and last lines lie in the decay days are
+    parsed for the decay columns only, those in the window at once; a window row written
+    among the decay days (not in time order) is still found and selected."""
+    log = make_log(seed=12, days=20)
+    log = log.assign(_t=pd.to_datetime(log["created_at"], utc=True)).sort_values("_t", ignore_index=True)
+    inside = log.index[log["_t"] >= AS_OF - timedelta(days=3)][5]
+    middle = log.index[(log["_t"] > AS_OF - timedelta(days=12)) & (log["_t"] < AS_OF - timedelta(days=10))][40]
+    order = list(log.index)
+    order.remove(inside)
+    order.insert(order.index(middle), inside)  # a row of the window written 10 days early
+    log = log.loc[order].drop(columns="_t").reset_index(drop=True)
+    path = write(log, tmp_path / "log.csv", "csv")
+    decay_parses = []
+    real = log_reader._decay_columns
+    monkeypatch.setattr(log_reader, "_decay_columns", lambda sch: decay_parses.append(1) or real(sch))
+    monkeypatch.setattr(selection, "_read_sources", _decline)  # all on the fast path
+    periods = (AS_OF - timedelta(days=16), AS_OF - timedelta(days=2))
+    ds = select_datasets([LogSource(path.name, path)], schema, Window.ending_at(AS_OF, LOOKBACK), confidence_threshold=THRESHOLD,
+                         min_samples=1, holdout_fraction=FRACTION, replay_ratio=RATIO, random_seed=SEED, decay_periods=periods)
+    assert len(decay_parses) > 3  # ranges of the decay days were parsed for three columns
+    assert ds.decay_counts == reference_job(log, periods)[0]
+    assert_same(ds, reference(log))
+
+
 @pytest.mark.parametrize("path_kind", ["fast", "diagnostic"])
 def test_a_bad_label_before_the_window_fails_the_decay_read(tmp_path, schema, small_ranges, path_kind, monkeypatch):
     """The decay counts use the labels of those days: an unknown label there is reported (the
