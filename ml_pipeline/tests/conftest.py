@@ -70,8 +70,33 @@ def _gz(frame):
     return gzip.compress(frame.to_csv(index=False).encode(), mtime=0)
 
 
+_INSPECTED: dict[str, object] = {}
+
+
 @pytest.fixture
-def seeded(store, settings, sample_log, base_model, tmp_path):
+def inspect_once(monkeypatch):
+    """``model_io.inspect_in_subprocess`` runs once per distinct model bytes in the session.
+
+    The fixtures below register the same base model in every test; each inspection is a
+    child process loading scikit-learn (seconds). The description is a function of the bytes
+    alone, so other bytes (a tampered or another model) are still inspected for real.
+    """
+    from ml_pipeline import model_io
+    from ml_pipeline.checksums import sha256_bytes
+
+    real = model_io.inspect_in_subprocess
+
+    def inspect(data, **kw):
+        key = sha256_bytes(data)
+        if key not in _INSPECTED:
+            _INSPECTED[key] = real(data, **kw)
+        return _INSPECTED[key]
+
+    monkeypatch.setattr(model_io, "inspect_in_subprocess", inspect)
+
+
+@pytest.fixture
+def seeded(store, settings, sample_log, base_model, tmp_path, inspect_once):
     """A store holding the sample log and the base model as champion v1."""
     from ml_pipeline import model_io
     from ml_pipeline.registry import Registry

@@ -92,7 +92,7 @@ def clock():
 
 
 @pytest.fixture
-def mem(settings, sample_log, base_model_file, clock):
+def mem(settings, sample_log, base_model_file, clock, inspect_once):
     """A MemoryStore holding the sample log and the base model as champion v1."""
     store = MemoryStore(clock=clock)
     put_log(store, sample_log)
