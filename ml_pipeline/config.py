@@ -117,12 +117,16 @@ def _schema() -> Any:
         confidence: str = "confidence"
 
     class Features(Strict):
-        numeric: list[str] = Field(min_length=1)
+        numeric: list[str] = []
+        # Text features, passed unchanged to the model's own encoder; an empty cell is a
+        # missing value (None) for its imputer. A feature is in exactly one of the two lists.
+        categorical: list[str] = []
         # Numeric features whose cells may be empty/NaN in the log: such rows are kept, and the
         # trainer drops (and counts, with a warning) the ones the model cannot take.
+        # (Categorical features may always be empty; listing one here changes nothing.)
         allow_missing: list[str] = []
 
-        @field_validator("numeric")
+        @field_validator("numeric", "categorical")
         @classmethod
         def _unique(cls, v: list[str]) -> list[str]:
             if len(set(v)) != len(v):
@@ -130,11 +134,22 @@ def _schema() -> Any:
             return v
 
         @model_validator(mode="after")
-        def _missing_are_features(self) -> Features:
-            unknown = [f for f in self.allow_missing if f not in self.numeric]
+        def _one_list_each(self) -> Features:
+            if not self.numeric and not self.categorical:
+                raise ValueError("list at least one feature under model.features.numeric or model.features.categorical")
+            both = sorted(set(self.numeric) & set(self.categorical))
+            if both:
+                raise ValueError(f"feature(s) {both} are listed under both numeric and categorical; "
+                                 "keep each feature in one list (categorical for text values)")
+            unknown = [f for f in self.allow_missing if f not in self.numeric and f not in self.categorical]
             if unknown:
-                raise ValueError(f"allow_missing lists {unknown}, which are not in numeric")
+                raise ValueError(f"allow_missing lists {unknown}, which are not in numeric or categorical")
             return self
+
+        @property
+        def all(self) -> list[str]:
+            """Every feature, numeric first then categorical (the column order of the datasets)."""
+            return [*self.numeric, *self.categorical]
 
     class Estimator(Strict):
         type: Literal["sgd_logistic"] = "sgd_logistic"
@@ -253,7 +268,7 @@ def _schema() -> Any:
             clash = sorted({c for c in mapped if mapped.count(c) > 1})
             if clash:
                 raise ValueError(f"columns map two logical columns to the same name: {clash}")
-            overlap = sorted(set(mapped) & set(self.model.features.numeric))
+            overlap = sorted(set(mapped) & set(self.model.features.all))
             if overlap:
                 raise ValueError(f"feature(s) {overlap} are also mapped as log columns")
             return self

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ml_pipeline.config import label_from_text
-from ml_pipeline.log_schema import BATCH_BYTES, LOGICAL_COLUMNS, LogError, LogSchema, Problems, Window, file_format, shown
+from ml_pipeline.log_schema import BATCH_BYTES, LOGICAL_COLUMNS, LogError, LogSchema, Problems, Window, categorical_text, file_format, shown
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -66,16 +66,48 @@ def _arrow_types(schema: LogSchema, typed: bool, ts_type: Any) -> dict[str, Any]
     types[schema.columns["created_at"]] = ts_type
     types[schema.columns["confidence"]] = pa.float64()
     for f in schema.features:
-        types[f] = pa.float64()
+        types[f] = pa.string() if f in schema.categorical else pa.float64()
     return types
 
 
-def _iter_csv(source: Any, schema: LogSchema, typed: bool, ts_type: Any) -> Iterator[pa.RecordBatch]:
+def raw_text_options(schema: LogSchema, columns: list[str], typed: bool) -> Any:
+    """Convert options that read the categorical ``columns`` again as written, or None.
+
+    pyarrow's CSV reader makes ``NA``, ``null``, ``N/A``... null in every text column (what
+    the labels rely on); a categorical value is kept as it is, so those columns are read a
+    second time without null markers, and :func:`with_raw_text` puts them in. Only an empty
+    cell is then missing (``categorical_text``), as in Parquet.
+    """
+    import pyarrow as pa
     import pyarrow.csv as pacsv
 
+    cats = [c for c in columns if c in schema.categorical]
+    if not cats:
+        return None
+    return pacsv.ConvertOptions(include_columns=cats, column_types={c: pa.string() if typed else pa.binary() for c in cats},
+                                strings_can_be_null=False)
+
+
+def with_raw_text(batch: Any, raw: Any) -> Any:
+    """``batch`` (RecordBatch or Table) with its categorical columns from ``raw``, the same rows
+    read by :func:`raw_text_options`."""
+    import pyarrow as pa
+
+    if raw.num_rows != batch.num_rows:  # the same bytes, the same rows: cannot happen
+        raise pa.ArrowInvalid(f"categorical columns read {raw.num_rows} rows, the others {batch.num_rows}")
+    for name in raw.column_names:
+        batch = batch.set_column(batch.schema.get_field_index(name), name, raw.column(name))
+    return batch
+
+
+def _iter_csv(open_source: Any, schema: LogSchema, typed: bool, ts_type: Any) -> Iterator[pa.RecordBatch]:
+    """Batches of the CSV file that ``open_source()`` opens (called twice with categorical features)."""
+    import pyarrow.csv as pacsv
+
+    ro = pacsv.ReadOptions(block_size=BATCH_BYTES)
     reader = pacsv.open_csv(
-        source,
-        read_options=pacsv.ReadOptions(block_size=BATCH_BYTES),
+        open_source(),
+        read_options=ro,
         convert_options=pacsv.ConvertOptions(
             include_columns=schema.file_columns,
             column_types=_arrow_types(schema, typed, ts_type),
@@ -83,7 +115,13 @@ def _iter_csv(source: Any, schema: LogSchema, typed: bool, ts_type: Any) -> Iter
             quoted_strings_can_be_null=False,
         ),
     )
-    yield from reader
+    raw_co = raw_text_options(schema, schema.file_columns, typed)
+    if raw_co is None:
+        yield from reader
+        return
+    raw = pacsv.open_csv(open_source(), read_options=ro, convert_options=raw_co)
+    for batch in reader:
+        yield with_raw_text(batch, raw.read_next_batch())
 
 
 def _iter_parquet(path: Path, schema: LogSchema) -> Iterator[pa.RecordBatch]:
@@ -244,7 +282,7 @@ def _to_frame(batch: pa.RecordBatch, schema: LogSchema, first_line: int, problem
         else:
             s = pd.Series(col.cast(pa.string()).to_pylist() if not pa.types.is_string(col.type) else col.to_pandas(), dtype=object)
         df[logical] = spread(s.to_numpy(), None, object) if logical == "prediction_id" else s.to_numpy()
-    for logical, name in [("confidence", schema.columns["confidence"])] + [(f, f) for f in schema.features]:
+    for logical, name in [("confidence", schema.columns["confidence"])] + [(f, f) for f in schema.numeric]:
         col = part.column(name)
         if pa.types.is_floating(col.type) or pa.types.is_integer(col.type):
             df[logical] = spread(col.cast(pa.float64()).to_numpy(zero_copy_only=False), np.nan, float)
@@ -262,6 +300,12 @@ def _to_frame(batch: pa.RecordBatch, schema: LogSchema, first_line: int, problem
                 )
                 problems.reported.setdefault(logical, set()).update(part_lines[bad.to_numpy()].tolist())
             df[logical] = spread(num.to_numpy(dtype=float), np.nan, float)
+    for f in schema.categorical:  # text kept as it is; only bytes that are not UTF-8 are a problem
+        col = part.column(f)
+        if pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type):
+            s = _decode(pd.Series(col.to_pylist(), dtype=object), f, schema.label(f), problems, part_lines)
+            col = pa.array(s.tolist(), pa.string())
+        df[f] = spread(pd.Series(categorical_text(col).to_pylist(), dtype=object).to_numpy(), None, object)
     return df
 
 
@@ -334,7 +378,7 @@ def _validate(df: pd.DataFrame, schema: LogSchema, problems: Problems, checked_f
         report(out, "confidence", rule, fix, conf)
     df["confidence"] = conf
 
-    for f in schema.features:
+    for f in schema.numeric:  # categorical features: any text, or empty (missing)
         v = df[f].to_numpy(dtype=float)
         if f in schema.allow_missing:
             report(np.isinf(v), f, "must be a finite number or empty (allow_missing)", "replace inf values upstream before logging", v)
@@ -369,7 +413,7 @@ def read_log_file(path: Path, display: str, schema: LogSchema, window: Window | 
         attempt = Problems(display)
         frames, line, rows_read = [], 1 if fmt == "parquet" else 2, 0
         try:
-            batches = _iter_parquet(path, schema) if fmt == "parquet" else _iter_csv(csv_input(path, display, fmt, schema), schema, typed, ts_type)
+            batches = _iter_parquet(path, schema) if fmt == "parquet" else _iter_csv(lambda: csv_input(path, display, fmt, schema), schema, typed, ts_type)
             for batch in batches:
                 frames.append(_to_frame(batch, schema, line, attempt, window, checked_from))
                 line += batch.num_rows

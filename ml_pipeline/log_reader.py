@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ml_pipeline.datasets import holdout_hash
-from ml_pipeline.log_diagnostic import _arrow_types, _check_header, _timestamp_chain, csv_input
-from ml_pipeline.log_schema import BATCH_BYTES, LOGICAL_COLUMNS, LogSchema, Window, _us, file_format
+from ml_pipeline.log_diagnostic import _arrow_types, _check_header, _timestamp_chain, csv_input, raw_text_options, with_raw_text
+from ml_pipeline.log_schema import BATCH_BYTES, LOGICAL_COLUMNS, LogSchema, Window, _us, categorical_text, file_format
 
 if TYPE_CHECKING:
 
@@ -87,7 +87,8 @@ class _Piece:
     cand_pos: Any = None  # their indices among this piece's window rows
     cand_ts: Any = None  # created_at, int64 microseconds UTC
     cand_ids: Any = None  # prediction_id, pa.StringArray
-    cand_feat: Any = None  # features, float64 array (n_features, n), unless read again later
+    cand_feat: Any = None  # numeric features, float64 array (n_numeric, n), unless read again later
+    cand_cat: Any = None  # categorical features, object array (n_categorical, n) of str/None, or None
     # rows read for the decay check (ctx.scan, the window and the days before it), and their
     # labelled / correct counts per period
     scan_rows: int = 0
@@ -107,6 +108,15 @@ def _as_float(col: Any) -> Any:
     if pa.types.is_floating(col.type) or pa.types.is_integer(col.type):
         return col.cast(pa.float64())
     raise _Fallback
+
+
+def _as_category(col: Any) -> Any:
+    """A categorical feature as an object array of str, None = missing (log_schema's rule);
+    ``_Fallback`` for raw bytes (the diagnostic path reports what is not UTF-8)."""
+    try:
+        return categorical_text(col).to_numpy(zero_copy_only=False)
+    except ValueError:
+        raise _Fallback from None
 
 
 def _as_text(col: Any) -> Any:
@@ -212,9 +222,11 @@ def _process(batch: Any, ctx: _Ctx, *, features: bool) -> _Piece:
     conf = conf_col.to_numpy()
     if len(conf) and not np.isfinite(conf).all():
         raise _Fallback
-    feats = []
+    feats, cats = [], []
     if features:
-        for f in s.features:
+        for f in s.categorical:
+            cats.append(_as_category(sub.column(f)))
+        for f in s.numeric:
             col = _as_float(sub.column(f))
             feats.append(col.to_numpy(zero_copy_only=False))
             if f in s.allow_missing:  # empty cells and NaN are kept (as NaN); inf is still an error
@@ -241,6 +253,7 @@ def _process(batch: Any, ctx: _Ctx, *, features: bool) -> _Piece:
         piece.cand_ids = ids.take(pa.array(keep))
         if ctx.candidate_features:
             piece.cand_feat = np.stack([v[keep] for v in feats]) if feats else np.zeros((0, len(keep)))
+            piece.cand_cat = np.stack([v[keep] for v in cats]) if cats else None
         return piece
     piece.kept = sub.take(pa.array(keep)) if len(keep) != len(rows) else sub
     piece.kept_row = rows[keep]
@@ -335,6 +348,10 @@ def _csv_pieces(path: Path, fmt: str, ctx: _Ctx, display: str) -> tuple[list[_Pi
             if fmt == "csv.gz":  # one stream: no byte ranges, no second pass
                 ro, co = _csv_options(ctx.schema, ts_type, None, BATCH_BYTES)
                 reader = pacsv.open_csv(csv_input(path, display, fmt, ctx.schema), read_options=ro, convert_options=co)
+                raw_co = raw_text_options(ctx.schema, ctx.schema.file_columns, True)
+                if raw_co is not None:  # categorical columns as written (a second stream, in step)
+                    raw = pacsv.open_csv(csv_input(path, display, fmt, ctx.schema), read_options=ro, convert_options=raw_co)
+                    reader = (with_raw_text(b, raw.read_next_batch()) for b in reader)
                 return [_process(b, ctx, features=True) for b in reader if b.num_rows], None
             return _csv_parallel(path, ctx, ts_type)
         except pa.ArrowInvalid:
@@ -369,7 +386,11 @@ def _csv_range(path: Path, fd: int, spec: tuple[int, int, int], ctx: _Ctx, ts_ty
 
     def parse(cols: list[str]) -> Any:
         ro, co = _csv_options(ctx.schema, ts_type, names if i else None, len(buf) + 1, cols)
-        return pacsv.read_csv(buf, read_options=ro, convert_options=co)
+        table = pacsv.read_csv(buf, read_options=ro, convert_options=co)
+        raw_co = raw_text_options(ctx.schema, cols, True)
+        if raw_co is not None:  # categorical columns as written, not with pyarrow's null markers
+            table = with_raw_text(table, pacsv.read_csv(buf, read_options=ro, convert_options=raw_co))
+        return table
 
     start, scan_start, end = ctx.start, ctx.scan_start, ctx.end
     edges = _edge_times(raw, i == 0, ctx, ts_type, names) if start is not None and skip_outside else None

@@ -5,7 +5,9 @@ The evaluation log has one row per prediction whose outcome may now be known. It
 mapped from the user's names by ``columns:`` in model_config.yaml to the logical names used
 here: ``prediction_id``, ``created_at``, ``predicted_label``, ``actual_label`` (empty = not
 known yet, never an error), ``confidence`` (0..1, or 0..100 with
-``evaluation_log.confidence_scale: percent``), plus the model's features. Formats: CSV,
+``evaluation_log.confidence_scale: percent``), plus the model's features: numeric ones
+(float64), then categorical ones (text as written, an empty cell missing:
+:func:`categorical_text`, the one rule of both readers). Formats: CSV,
 CSV.gz and Parquet; one object, or daily files ``YYYY-MM-DD.csv|.csv.gz|.parquet``.
 Naive timestamps are UTC. The window of a run ending at ``as_of`` is
 ``as_of - lookback_days <= created_at < as_of``.
@@ -132,18 +134,27 @@ class LogSchema:
     confidence_scale: str = "unit"
     max_bytes: int = 2_000_000_000
     allow_missing: tuple[str, ...] = ()  # features whose empty/NaN cells are kept (model.features.allow_missing)
+    # Features read as text (model.features.categorical; they are also in ``features``, after
+    # the numeric ones): any UTF-8 value is kept as it is; an empty cell is missing (None).
+    categorical: tuple[str, ...] = ()
 
     @classmethod
     def from_model_config(cls, model: Any) -> LogSchema:
         """Build from a validated ``ModelConfig``."""
         return cls(
             columns=dict(model.columns.model_dump()),
-            features=tuple(model.model.features.numeric),
+            features=tuple(model.model.features.all),
             classes=tuple(model.model.classes),
             confidence_scale=model.evaluation_log.confidence_scale,
             max_bytes=model.evaluation_log.max_bytes,
             allow_missing=tuple(model.model.features.allow_missing),
+            categorical=tuple(model.model.features.categorical),
         )
+
+    @property
+    def numeric(self) -> tuple[str, ...]:
+        """The numeric features (read as float64), in order."""
+        return tuple(f for f in self.features if f not in self.categorical)
 
     @property
     def file_columns(self) -> list[str]:
@@ -161,6 +172,26 @@ class LogSchema:
         """How a column is named in messages: ``confidence_score`` (confidence)."""
         name = self.columns.get(logical, logical)
         return f"'{name}'" if name == logical else f"'{name}' (mapped as '{logical}')"
+
+
+def categorical_text(col: Any) -> Any:
+    """A categorical feature column as it travels to the model: a ``pa.string()`` array whose
+    missing values (null, or an empty text) are null; every other value is kept unchanged.
+
+    The one rule of both readers. Text, dictionary-encoded text and other plain types (an
+    integer column becomes ``"7"``) are accepted; raw bytes (``binary``) are not text yet:
+    ``ValueError``, and the caller decodes them first (and reports what is not UTF-8).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_dictionary(col.type):
+        col = col.cast(col.type.value_type)
+    if pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type) or pa.types.is_fixed_size_binary(col.type):
+        raise ValueError("binary column: decode it as UTF-8 first")
+    text = col if pa.types.is_string(col.type) else col.cast(pa.string())
+    empty = pc.equal(text, "")
+    return pc.if_else(empty, pa.scalar(None, pa.string()), text) if pc.any(empty).as_py() else text
 
 
 # --------------------------------------------------------------------------- window

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ml_pipeline.log_diagnostic import _validate, read_log_file
 from ml_pipeline.log_reader import _actual_text, _as_float, _as_text, _Ctx, _Fallback, _fast_read, _FastFile
-from ml_pipeline.log_schema import DAILY_FILE, LOGICAL_COLUMNS, MAX_EXAMPLES, LogError, LogSchema, LogSource, Problems, Window, file_format, shown
+from ml_pipeline.log_schema import DAILY_FILE, LOGICAL_COLUMNS, MAX_EXAMPLES, LogError, LogSchema, LogSource, Problems, Window, categorical_text, file_format, shown
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -85,7 +85,7 @@ def _logical_table(kept: Any, lines: Any, schema: LogSchema, scale: str) -> Any:
         "confidence": pc.divide(conf, 100.0) if scale == "percent" else conf,
     })
     for f in schema.features:
-        cols[f] = _as_float(kept.column(f))
+        cols[f] = categorical_text(kept.column(f)) if f in schema.categorical else _as_float(kept.column(f))
     return pa.table(cols)
 
 

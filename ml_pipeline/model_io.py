@@ -38,8 +38,21 @@ from ml_pipeline.checksums import sha256_bytes
 from ml_pipeline.errors import ConfigError, IntegrityError, PipelineError
 
 # Types trusted on top of skops's own safe set. Add one only after reading its code: its
-# constructor and __setstate__ run while loading. Empty: our pipelines need none.
-EXTRA_TRUSTED_TYPES: tuple[str, ...] = ()
+# constructor and __setstate__ run while loading.
+#
+# numpy.dtype: the default pipeline's SimpleImputer keeps the dtype it was fitted on
+# (``_fit_dtype``, ``_fill_dtype``), and skops 0.13 does not trust dtype objects by default.
+# Read in skops/io/_numpy.py: skops writes a dtype as an EMPTY array of that dtype and its
+# DTypeNode builds it as ``<child array>.dtype``; the child is an ordinary NdArrayNode,
+# audited on its own, that numpy builds with ``np.load(..., allow_pickle=False)`` (the .npy
+# header is parsed with ast.literal_eval; object dtypes are refused) or from a JSON list.
+# Whatever loader a file names for a "numpy.dtype" node, what runs is numpy's own dtype
+# code on values (str, tuples, numbers) or on children that are themselves checked against
+# this list: ``np.dtype(...)``, ``np.dtype.__new__`` + ``__setstate__`` (numpy's C code,
+# which validates its tuple) or, as a FunctionNode, the class object itself. No callable
+# or module of the file's choosing is imported or run. Trusting exactly this one name does
+# not trust anything else: ml_pipeline/tests/test_model_io.py shows a file naming another type refused.
+EXTRA_TRUSTED_TYPES: tuple[str, ...] = ("numpy.dtype",)
 
 CONVERT_HINT = (
     "convert it once with `python -m ml_pipeline.model_io convert OLD NEW.skops` on a machine you "

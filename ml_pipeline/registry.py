@@ -302,7 +302,8 @@ def log_sample(store: Store, settings: Any, workdir: Path, per_class: int = 40) 
     except PipelineError:
         return None
     src = sources[-1].path
-    frame = pd.read_parquet(src) if src.name.endswith(".parquet") else pd.read_csv(src, dtype=str)
+    # keep_default_na=False: text such as "NA" stays a value (a categorical feature), as the readers keep it
+    frame = pd.read_parquet(src) if src.name.endswith(".parquet") else pd.read_csv(src, dtype=str, keep_default_na=False)
     actual = cfg.columns.actual_label
     if actual not in frame.columns:
         return None

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ml_pipeline.dataset_csv import write_csv
 from ml_pipeline.datasets import confidence_bands, holdout_cutoff, holdout_hash, in_holdout, is_error, replay_count, replay_draw
-from ml_pipeline.log_reader import _as_float, _csv_range, _Ctx, _Fallback, _fast_read, _FastFile, _open_parquet, _ordered_map, _parquet_batches, _Piece, _release
+from ml_pipeline.log_reader import _as_category, _as_float, _csv_range, _Ctx, _Fallback, _fast_read, _FastFile, _open_parquet, _ordered_map, _parquet_batches, _Piece, _release
 from ml_pipeline.log_schema import LogSchema, LogSource, Window, _us, ensure_utc
 from ml_pipeline.log_sources import _read_sources
 
@@ -26,11 +26,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("ml_pipeline.data_loader")
 
 
-def _second_pass(ff: _FastFile, targets: list[tuple[Any, Any, Any]], schema: LogSchema, ctx: _Ctx) -> None:
+def _second_pass(ff: _FastFile, targets: list[tuple[Any, Any, Any, Any]], schema: LogSchema, ctx: _Ctx) -> None:
     """Read timestamps and features again where the window has rows (Parquet row groups, CSV
     byte ranges). Checks the features of every window row (the days before the window are read
-    for the decay counts only, never for features) and, for each ``(window rows,
-    places, array)`` in ``targets``, writes those rows' features to ``array[:, places]``."""
+    for the decay counts only, never for features) and, for each ``(window rows, places,
+    numeric array, categorical array)`` in ``targets``, writes those rows' numeric features
+    to ``numeric[:, places]`` and their categorical ones to ``categorical[:, places]``."""
     import os
 
     import numpy as np
@@ -60,15 +61,24 @@ def _second_pass(ff: _FastFile, targets: list[tuple[Any, Any, Any]], schema: Log
             rows = np.flatnonzero((t >= ctx.start) & (t < ctx.end)) if ctx.start is not None else np.arange(batch.num_rows)
             whole = len(rows) == batch.num_rows
             at = win0 + seen
-            spans = [(np.searchsorted(idx, [at, at + len(rows)]), idx, places, out) for idx, places, out in targets]
-            for j, f in enumerate(schema.features):
-                col = _as_float(batch.column(f))
-                col = col if whole else col.take(pa.array(rows))
-                values = col.to_numpy(zero_copy_only=False)
-                if col.null_count or (len(values) and not np.isfinite(values).all()):
-                    raise _Fallback(ff.display)
-                for (lo, hi), idx, places, out in spans:
-                    out[j, places[lo:hi]] = values[idx[lo:hi] - at]
+            spans = [(np.searchsorted(idx, [at, at + len(rows)]), idx, places, outs) for idx, places, *outs in targets]
+            for f in schema.features:
+                if f in schema.categorical:
+                    col = batch.column(f)
+                    values = _as_category(col if whole else col.take(pa.array(rows)))
+                    kind, j = 1, schema.categorical.index(f)
+                else:
+                    col = _as_float(batch.column(f))
+                    col = col if whole else col.take(pa.array(rows))
+                    values = col.to_numpy(zero_copy_only=False)
+                    if f in schema.allow_missing:  # empty/NaN kept, inf is not (as on the first pass)
+                        if len(values) and np.isinf(values).any():
+                            raise _Fallback(ff.display)
+                    elif col.null_count or (len(values) and not np.isfinite(values).all()):
+                        raise _Fallback(ff.display)
+                    kind, j = 0, schema.numeric.index(f)
+                for (lo, hi), idx, places, outs in spans:
+                    outs[kind][j, places[lo:hi]] = values[idx[lo:hi] - at]
             seen += len(rows)
         return seen - expected
 
@@ -276,7 +286,8 @@ def _fast_datasets(files: list[_FastFile], schema: LogSchema, ctx: _Ctx, *, wind
                 "confidence": pa.array(unit[si]),
             }
             extra = {k: v.take(pa.array(order)) for k, v in extra.items()}
-            outputs.append((idx, ci, places, cols, np.empty((len(schema.features), len(idx))), extra))
+            outputs.append((idx, ci, places, cols, np.empty((len(schema.numeric), len(idx))),
+                            np.empty((len(schema.categorical), len(idx)), object), extra))
     del sel_cand, unit, pred, act, cand_ts, cand_ids
 
     # Features: from the candidates kept while reading (CSV), or read again (Parquet, which
@@ -285,25 +296,29 @@ def _fast_datasets(files: list[_FastFile], schema: LogSchema, ctx: _Ctx, *, wind
     for f in files:
         if f.second is not None:
             targets = []
-            for idx, _ci, places, _cols, feats, _extra in outputs:
+            for idx, _ci, places, _cols, feats, cats, _extra in outputs:
                 lo, hi = np.searchsorted(idx, [win0, win0 + f.window_rows])
-                targets.append((idx[lo:hi] - win0, places[lo:hi], feats))
+                targets.append((idx[lo:hi] - win0, places[lo:hi], feats, cats))
             _second_pass(f, targets, schema, ctx)
         win0 += f.window_rows
         for p in f.pieces:
             n_cand = len(p.cand_pos) if p.cand_pos is not None else 0
             if p.cand_feat is not None:
-                for _idx, ci, places, _cols, feats, _extra in outputs:
+                for _idx, ci, places, _cols, feats, cats, _extra in outputs:
                     lo, hi = np.searchsorted(ci, [c0, c0 + n_cand])
                     feats[:, places[lo:hi]] = p.cand_feat[:, ci[lo:hi] - c0]
-            p.cand_feat = p.cand_pos = None
+                    if p.cand_cat is not None:
+                        cats[:, places[lo:hi]] = p.cand_cat[:, ci[lo:hi] - c0]
+            p.cand_feat = p.cand_cat = p.cand_pos = None
             c0 += n_cand
     _release()
     if not enough:
         return Datasets(data, decay_counts=decay_counts)
     tables = {}
-    for name, (_idx, _ci, _places, cols, feats, extra) in zip(("training", "holdout", "full"), outputs, strict=False):
-        cols.update({f: pa.array(feats[j]) for j, f in enumerate(schema.features)})
+    num, cat = schema.numeric, schema.categorical
+    for name, (_idx, _ci, _places, cols, feats, cats, extra) in zip(("training", "holdout", "full"), outputs, strict=False):
+        cols.update({f: pa.array(feats[num.index(f)]) if f in num else pa.array(cats[cat.index(f)], pa.string())
+                     for f in schema.features})
         tables[name] = pa.table({**cols, **extra})
     return Datasets(data, tables, decay_counts)
 
@@ -447,6 +462,9 @@ def _frame_file(frame: pd.DataFrame, schema: LogSchema, ctx: _Ctx) -> _FastFile:
     piece = _Piece(rows=n, window_rows=len(ids), conf=conf, pred=pred, actual=actual, hash=holdout_hash(ids), scan_rows=n, decay=decay)
     keep = np.flatnonzero(piece.actual >= 0)
     piece.cand_pos, piece.cand_ts, piece.cand_ids = keep, ts[keep], pa.array(ids[keep], pa.string())
-    piece.cand_feat = (np.stack([frame[f].to_numpy(dtype=float)[keep] for f in schema.features])
-                       if schema.features else np.zeros((0, len(keep))))
+    piece.cand_feat = (np.stack([frame[f].to_numpy(dtype=float)[keep] for f in schema.numeric])
+                       if schema.numeric else np.zeros((0, len(keep))))
+    if schema.categorical:  # text, None = missing (a fast-read frame has NaN there)
+        piece.cand_cat = np.stack([np.where(frame[f].isna().to_numpy(), None, frame[f].to_numpy(dtype=object))[keep]
+                                   for f in schema.categorical])
     return _FastFile("frame", "frame", n, [piece], "unit")

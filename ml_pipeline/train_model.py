@@ -82,15 +82,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 # --------------------------------------------------------------------------- model
 def new_pipeline(model_cfg: Any, random_seed: int) -> Any:
-    """A fresh, unfitted pipeline as configured: StandardScaler + SGDClassifier(log_loss)."""
+    """A fresh, unfitted pipeline as configured, to be fitted on a DataFrame of the features:
+
+    ``prep``: a ColumnTransformer selecting the columns by name, numeric features median-imputed
+    and standardised, categorical ones imputed with the constant ``"missing"`` and one-hot
+    encoded (a category not seen in training is all zeros); ``clf``: SGDClassifier(log_loss),
+    which ``partial_fit`` fine-tunes later with the preprocessing kept as fitted.
+    """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
     from sklearn.linear_model import SGDClassifier
     from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import StandardScaler
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-    est = model_cfg.model.estimator
+    est, feats = model_cfg.model.estimator, model_cfg.model.features
+    parts: list[tuple[str, Any, list[str]]] = []
+    if feats.numeric:
+        parts.append(("numeric", Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]),
+                      list(feats.numeric)))
+    if feats.categorical:
+        parts.append(("categorical", Pipeline([("impute", SimpleImputer(strategy="constant", fill_value="missing")),
+                                               ("onehot", OneHotEncoder(handle_unknown="ignore"))]),
+                      list(feats.categorical)))
     return Pipeline(
         [
-            ("scale", StandardScaler()),
+            ("prep", ColumnTransformer(parts)),
             ("clf", SGDClassifier(loss="log_loss", alpha=est.alpha, max_iter=est.max_iter, tol=1e-4, random_state=random_seed)),
         ]
     )
@@ -123,8 +139,22 @@ def model_labels(model: Any, y: Any, classes: list[str]) -> tuple[Any, Any]:
 
 def model_input(model: Any, X: Any) -> Any:
     """``X`` (a DataFrame) as the model expects it: the DataFrame itself for a model fitted on
-    named columns (``feature_names_in_``), else a float array in the configured order."""
-    return X if hasattr(model, "feature_names_in_") or not hasattr(X, "to_numpy") else X.to_numpy(dtype=float)
+    named columns (``feature_names_in_``), else a float array in the configured order (which
+    cannot hold text: such a model is told to be fitted on a DataFrame)."""
+    if hasattr(model, "feature_names_in_") or not hasattr(X, "to_numpy"):
+        return X
+    text = [str(c) for c, t in X.dtypes.items() if not _is_number_dtype(t)]
+    if text:
+        raise ConfigError(f"the model was fitted on a plain array (no feature names), so it cannot take the categorical "
+                          f"feature(s) {text}; fit it on a DataFrame whose columns are the feature names, with its own encoder "
+                          "for text (e.g. a ColumnTransformer with a OneHotEncoder), or drop them from model.features.categorical")
+    return X.to_numpy(dtype=float)
+
+
+def _is_number_dtype(dtype: Any) -> bool:
+    import pandas as pd
+
+    return bool(pd.api.types.is_numeric_dtype(dtype))
 
 
 PREDICT_ROWS = 65_536  # rows per predict call: the pipeline's intermediate arrays stay a few MB
@@ -220,9 +250,10 @@ def load_verified_model(path: Path, expected_sha256: str | None, *, trust_unveri
 # --------------------------------------------------------------------------- data
 def model_features(model: Any, model_cfg: Any) -> list[str]:
     """The columns the model is given: its own ``feature_names_in_`` when it was fitted on a
-    DataFrame (a handed-over pipeline), else ``model.features.numeric`` of the config."""
+    DataFrame (a handed-over pipeline), else ``model.features`` of the config (numeric, then
+    categorical)."""
     names = getattr(model, "feature_names_in_", None) if model is not None else None
-    return [str(n) for n in names] if names is not None else list(model_cfg.model.features.numeric)
+    return [str(n) for n in names] if names is not None else list(model_cfg.model.features.all)
 
 
 def read_table(path: str | Path, model_cfg: Any, what: str, features: list[str] | None = None) -> tuple[Any, Any, Any]:
@@ -232,16 +263,25 @@ def read_table(path: str | Path, model_cfg: Any, what: str, features: list[str] 
     that order, so a pipeline selecting columns by name gets the names it was fitted with.
     Only the columns the trainer uses are read (features, label, ``sample_type``): ids,
     timestamps and confidences would take more memory than the features themselves.
+    Numeric features are floats; categorical ones (``model.features.categorical``) stay
+    text, never coerced to numbers, with an empty cell as missing (NaN) and every other
+    text as written (also ``NA`` or ``null``).
     """
     import pandas as pd
 
     p = Path(path)
     if not p.is_file():
         raise EvaluationLogError(f"{what} '{p}' not found")
-    features = list(features or model_cfg.model.features.numeric)
+    features = list(features or model_cfg.model.features.all)
+    categorical = [c for c in features if c in set(model_cfg.model.features.categorical)]
     wanted = {*features, LABEL, "sample_type"}
     try:
-        df = pd.read_csv(p, usecols=lambda c: c in wanted, dtype={LABEL: str, "sample_type": str})
+        df = pd.read_csv(p, usecols=lambda c: c in wanted, dtype={LABEL: str, "sample_type": str, **{c: str for c in categorical}})
+        present = [c for c in categorical if c in df.columns]
+        if present:  # again without pandas' NA spellings: only an empty cell is missing text
+            text = pd.read_csv(p, usecols=present, dtype=str, keep_default_na=False)
+            for c in present:
+                df[c] = text[c].where(text[c] != "", None).astype(object)
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise EvaluationLogError(f"{what} '{p}' cannot be read as CSV: {exc}") from exc
     missing = [c for c in [*features, LABEL] if c not in df.columns]
@@ -252,13 +292,18 @@ def read_table(path: str | Path, model_cfg: Any, what: str, features: list[str] 
         )
     if df.empty:
         raise EvaluationLogError(f"{what} '{p}' has no rows")
-    X = df[features]
+    numeric = [c for c in features if c not in categorical]
+    X = df[numeric]
     if not all(pd.api.types.is_float_dtype(t) or pd.api.types.is_integer_dtype(t) for t in X.dtypes):
         X = X.apply(pd.to_numeric, errors="coerce")
+    X = X.astype(float)
+    if categorical:  # text as read, in the order of ``features``
+        X = pd.concat([X, df[categorical]], axis=1)[features]
     # Empty cells are allowed in model.features.allow_missing (kept as NaN; see drop_missing); text never is.
-    nan_ok = [c for c in features if c in set(model_cfg.model.features.allow_missing)]
+    # A categorical cell may always be empty: it is the model's imputer that fills it.
+    nan_ok = [c for c in numeric if c in set(model_cfg.model.features.allow_missing)]
     text = df[nan_ok].notna() & X[nan_ok].isna() if nan_ok else None
-    strict = [c for c in features if c not in nan_ok]
+    strict = [c for c in numeric if c not in nan_ok]
     bad = X[strict].isna().any(axis=1) | df[LABEL].isna()
     if text is not None:
         bad |= text.any(axis=1)
@@ -269,7 +314,7 @@ def read_table(path: str | Path, model_cfg: Any, what: str, features: list[str] 
     unknown = sorted(set(df[LABEL]) - classes)
     if unknown:
         raise EvaluationLogError(f"{what} '{p}' has labels {unknown} not in model.classes {sorted(classes)}")
-    return df, X.astype(float), label_texts(df[LABEL].to_numpy(dtype=object))
+    return df, X, label_texts(df[LABEL].to_numpy(dtype=object))
 
 
 def handles_nan(model: Any, X: Any) -> bool:
@@ -333,7 +378,6 @@ def _evaluate_reference(args: argparse.Namespace, cfg: Any, Xh: Any, yh: Any) ->
 def train(args: argparse.Namespace) -> dict[str, Any]:
     """Do the work of one invocation and return the result object printed on stdout."""
     import numpy as np
-    import pandas as pd
     import sklearn
 
     from ml_pipeline import model_io
@@ -375,10 +419,11 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
 
     dropped: dict[str, int] = {}
     if X.isna().to_numpy().any() or Xh.isna().to_numpy().any():
-        target_model = current if current is not None and (args.fine_tune or not is_fine_tunable(current)) else None
-        if target_model is None or not handles_nan(target_model, X if X.isna().to_numpy().any() else Xh):
+        # The model trained is the current one (fine-tuned, or a fresh copy of its pipeline),
+        # or without one the configured pipeline, which imputes (new_pipeline): rows are kept.
+        if current is not None and not handles_nan(current, X if X.isna().to_numpy().any() else Xh):
             X, y, dropped["dataset"] = drop_missing(X, y, "dataset")
-            train_df = train_df[~train_df[features].apply(pd.to_numeric, errors="coerce").isna().any(axis=1)]
+            train_df = train_df.loc[X.index]
             Xh, yh, dropped["holdout"] = drop_missing(Xh, yh, "holdout")
             if len(y) == 0 or len(yh) == 0:
                 raise EvaluationLogError("no row is left once the rows with missing feature values are dropped; fill them upstream")

@@ -102,3 +102,81 @@ def test_the_same_model_gives_the_same_bytes_in_another_process(tmp_path):
     digests = {subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120, check=True).stdout
                for _ in range(2)}
     assert len(digests) == 1 and len(digests.pop()) == 64
+
+
+def _default_pipeline_with_text(tmp_path):
+    """The trainer's default pipeline (imputers + one-hot) fitted on numbers and text with gaps."""
+    import pandas as pd
+
+    from ml_pipeline.config import load_model_config
+    from ml_pipeline.train_model import new_pipeline
+
+    from .conftest import CONFIG
+
+    cfg_path = tmp_path / "c.yaml"
+    cfg_path.write_text(CONFIG.read_text().replace("  estimator:\n", "    categorical: [venue]\n  estimator:\n", 1))
+    cfg = load_model_config(cfg_path)
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({f: rng.normal(size=300) for f in cfg.model.features.numeric})
+    X.loc[:9, "home_form"] = np.nan
+    X["venue"] = np.array(["north", "south", "east", None], dtype=object)[rng.integers(0, 4, 300)]
+    y = np.array(CLASSES, dtype=object)[rng.integers(0, 3, 300)]
+    return new_pipeline(cfg, 0).fit(X, y), X, y
+
+
+def test_the_default_pipeline_round_trips_and_fine_tunes_after_loading(tmp_path):
+    """skops refuses the default pipeline's dtype objects unless numpy.dtype is trusted; with it,
+    the round trip keeps predictions and partial_fit still works on the loaded model."""
+    import skops.io as sio
+
+    model, X, y = _default_pipeline_with_text(tmp_path)
+    data = model_io.dumps(model)
+    assert sio.get_untrusted_types(data=data) == ["numpy.dtype"]  # exactly what EXTRA_TRUSTED_TYPES adds
+    loaded = model_io.loads(data, source="'default.skops'")
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    tuned = fine_tune(loaded, X, y, classes=CLASSES, epochs=2, learning_rate=0.01, random_seed=0)
+    reference = fine_tune(model, X, y, classes=CLASSES, epochs=2, learning_rate=0.01, random_seed=0)
+    np.testing.assert_allclose(tuned.steps[-1][1].coef_, reference.steps[-1][1].coef_)
+    assert not np.allclose(tuned.steps[-1][1].coef_, loaded.steps[-1][1].coef_)
+    again = model_io.loads(model_io.dumps(tuned), source="'tuned.skops'")
+    np.testing.assert_array_equal(again.predict(X), tuned.predict(X))
+
+
+def test_trusting_numpy_dtype_trusts_no_other_type(tmp_path):
+    """A file that names another type where a dtype was (or anywhere) is still refused before it is built."""
+    import io
+    import zipfile
+
+    model, _X, _y = _default_pipeline_with_text(tmp_path)
+    data = model_io.dumps(model)
+    with zipfile.ZipFile(io.BytesIO(data)) as src:
+        entries = {i.filename: src.read(i.filename) for i in src.infolist()}
+    def renamed(node, module, cls):  # the first dtype node of the file, named as another type
+        if isinstance(node, dict):
+            if node.get("__class__") == "dtype" and node.get("__module__") == "numpy":
+                return {**node, "__module__": module, "__class__": cls}, True
+            out, done = {}, False
+            for k, v in node.items():
+                out[k], hit = (v, False) if done else renamed(v, module, cls)
+                done = done or hit
+            return out, done
+        if isinstance(node, list):
+            items, done = [], False
+            for v in node:
+                new, hit = (v, False) if done else renamed(v, module, cls)
+                items.append(new)
+                done = done or hit
+            return items, done
+        return node, False
+
+    for module, cls in (("os", "system"), ("builtins", "eval"), ("numpy", "load")):
+        evil_schema, found = renamed(json.loads(entries["schema.json"]), module, cls)
+        assert found
+        evil = json.dumps(evil_schema)
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as dst:
+            for name, content in entries.items():
+                dst.writestr(name, evil.encode() if name == "schema.json" else content)
+        with pytest.raises(IntegrityError, match=rf"types that are not trusted: .*{module}\.{cls}"):
+            model_io.loads(out.getvalue(), source="'evil.skops'")
