@@ -10,8 +10,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ml_pipeline.log_batch import _actual_text, _as_float, _as_text, _Ctx, _Fallback
 from ml_pipeline.log_diagnostic import _validate, read_log_file
-from ml_pipeline.log_reader import _actual_text, _as_float, _as_text, _Ctx, _Fallback, _fast_read, _FastFile
+from ml_pipeline.log_reader import _fast_read, _FastFile
 from ml_pipeline.log_schema import DAILY_FILE, LOGICAL_COLUMNS, MAX_EXAMPLES, LogError, LogSchema, LogSource, Problems, Window, categorical_text, file_format, shown
 
 if TYPE_CHECKING:

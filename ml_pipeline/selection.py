@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from ml_pipeline.dataset_csv import write_csv
 from ml_pipeline.datasets import confidence_bands, holdout_cutoff, holdout_hash, in_holdout, is_error, replay_count, replay_draw
-from ml_pipeline.log_reader import _as_category, _as_float, _csv_range, _Ctx, _Fallback, _fast_read, _FastFile, _open_parquet, _ordered_map, _parquet_batches, _Piece, _release
+from ml_pipeline.log_batch import _as_category, _as_float, _Ctx, _Fallback, _ordered_map, _Piece, _release
+from ml_pipeline.log_reader import _csv_range, _fast_read, _FastFile, _open_parquet, _parquet_batches
 from ml_pipeline.log_schema import LogSchema, LogSource, Window, _us, ensure_utc
 from ml_pipeline.log_sources import _read_sources
 

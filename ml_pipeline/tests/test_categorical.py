@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ml_pipeline import data_loader as dl
-from ml_pipeline import log_reader, log_sources, selection
+from ml_pipeline import log_batch, log_reader, log_sources, selection
 from ml_pipeline.config import load_model_config
 from ml_pipeline.data_loader import LogSchema, LogSource, Window, select_datasets
 
@@ -75,7 +75,7 @@ def diagnostic(monkeypatch):
 
 
 def _decline(*_a, **_k):
-    raise log_reader._Fallback
+    raise log_batch._Fallback
 
 
 def write(df, path, fmt, dictionary=False):

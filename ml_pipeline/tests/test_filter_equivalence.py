@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ml_pipeline import data_loader as dl
-from ml_pipeline import log_diagnostic, log_reader, log_sources, selection
+from ml_pipeline import log_batch, log_diagnostic, log_reader, log_sources, selection
 from ml_pipeline.data_loader import LogSchema, LogSource, Window, read_log_file, select_datasets
 
 from .conftest import AS_OF, CONFIG
@@ -213,7 +213,7 @@ def test_fast_read_equals_diagnostic_read_and_files_are_byte_identical(tmp_path,
 
 
 def _decline(*_args, **_kwargs):
-    raise log_reader._Fallback
+    raise log_batch._Fallback
 
 
 def reference_job(raw: pd.DataFrame, periods, as_of: datetime = AS_OF):

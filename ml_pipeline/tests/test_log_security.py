@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from ml_pipeline import data_loader as dl
-from ml_pipeline import log_diagnostic, log_reader, log_schema, selection
+from ml_pipeline import log_batch, log_diagnostic, log_schema, selection
 from ml_pipeline.errors import EvaluationLogError
 from ml_pipeline.records import BUCKET_EVALUATION_LOGS
 
@@ -49,7 +49,7 @@ def test_gzip_that_inflates_past_the_limit_is_refused_while_streaming(tmp_path, 
     path = gzip_bomb(tmp_path / "log.csv.gz", inflated_mb=96)
     assert path.stat().st_size < 2 << 20  # small on disk, far under the limit
     if reader == "diagnostic":
-        monkeypatch.setattr(selection, "_fast_read", lambda *a, **k: (_ for _ in ()).throw(log_reader._Fallback()))
+        monkeypatch.setattr(selection, "_fast_read", lambda *a, **k: (_ for _ in ()).throw(log_batch._Fallback()))
     inflated = []
     original = log_diagnostic._Inflated.readinto
 
