@@ -167,6 +167,10 @@ def main(argv: list[str]) -> int:
         out = run_command(argv[2:] if argv[1:2] == ["--"] else argv[1:], cwd)
     else:
         engine, path = argv[0], Path(argv[1])
+        if engine.startswith("ours"):
+            from ml_pipeline.cli import keep_freed_memory_small
+
+            keep_freed_memory_small()  # as every entry point of the package sets up its process
         for mod in IMPORTS[engine]:
             importlib.import_module(mod)
         _settings()
