@@ -106,3 +106,28 @@ def seeded(store, settings, sample_log, base_model, tmp_path, inspect_once):
     model_io.dump(base_model, path)
     Registry(store, settings.home / "cache").register(path, list(settings.model.model.classes))
     return store
+
+
+@pytest.fixture
+def small_ranges(monkeypatch):
+    """Plain CSV files cut into many byte ranges (several threads, many range edges)."""
+    from ml_pipeline import log_reader
+
+    monkeypatch.setattr(log_reader, "CSV_CHUNK_BYTES", 16 << 10)
+
+
+@pytest.fixture
+def diagnostic(monkeypatch):
+    """Files read by the diagnostic path (the fast path declined them)."""
+    from ml_pipeline import log_sources
+
+    seen = []
+    original = log_sources.read_log_file
+
+    def spy(path, display, *args, **kwargs):
+        seen.append(display)
+        return original(path, display, *args, **kwargs)
+
+    monkeypatch.setattr(log_sources, "read_log_file", spy)
+    return seen
+

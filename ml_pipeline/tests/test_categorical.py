@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ml_pipeline import data_loader as dl
-from ml_pipeline import log_batch, log_reader, log_sources, selection
+from ml_pipeline import log_batch, log_sources, selection
 from ml_pipeline.config import load_model_config
 from ml_pipeline.data_loader import LogSchema, LogSource, Window, select_datasets
 
@@ -56,22 +56,6 @@ def schema(tmp_path):
     return LogSchema.from_model_config(load_model_config(categorical_config(tmp_path)))
 
 
-@pytest.fixture
-def small_ranges(monkeypatch):
-    monkeypatch.setattr(log_reader, "CSV_CHUNK_BYTES", 16 << 10)  # many byte ranges, several threads
-
-
-@pytest.fixture
-def diagnostic(monkeypatch):
-    seen = []
-    original = log_sources.read_log_file
-
-    def spy(path, display, *args, **kwargs):
-        seen.append(display)
-        return original(path, display, *args, **kwargs)
-
-    monkeypatch.setattr(log_sources, "read_log_file", spy)
-    return seen
 
 
 def _decline(*_a, **_k):

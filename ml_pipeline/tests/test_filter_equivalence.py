@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ml_pipeline import data_loader as dl
-from ml_pipeline import log_batch, log_diagnostic, log_reader, log_sources, selection
+from ml_pipeline import log_batch, log_diagnostic, log_reader, selection
 from ml_pipeline.data_loader import LogSchema, LogSource, Window, read_log_file, select_datasets
 
 from .conftest import AS_OF, CONFIG
@@ -120,23 +120,6 @@ def write(df, path, fmt, **kw):
     return path
 
 
-@pytest.fixture
-def small_ranges(monkeypatch):
-    monkeypatch.setattr(log_reader, "CSV_CHUNK_BYTES", 16 << 10)  # many byte ranges, several threads
-
-
-@pytest.fixture
-def diagnostic(monkeypatch):
-    """Files read by the diagnostic path (the fast path declined them)."""
-    seen = []
-    original = dl.read_log_file
-
-    def spy(path, display, *args, **kwargs):
-        seen.append(display)
-        return original(path, display, *args, **kwargs)
-
-    monkeypatch.setattr(log_sources, "read_log_file", spy)
-    return seen
 
 
 @pytest.mark.parametrize("fmt", ["csv", "csv.gz", "parquet"])
