@@ -525,7 +525,7 @@ class Job:
                 changed.retryable = True
                 raise changed
             dataset = Path(data.full_dataset_path)
-            missing = self._missing_classes(dataset)
+            missing = self._missing_classes(ds.tables["full"])
             if missing:
                 # A rare class absent from a recent window is normal: never a failed run.
                 why = (f"training from scratch needs every class of model.classes, but the {lookback}-day window has no labelled "
@@ -600,13 +600,12 @@ class Job:
             paired=metrics.get("paired"), reference=metrics.get("reference"),
         )
 
-    def _missing_classes(self, dataset: Path) -> list[str]:
-        """Classes of model.classes without a labelled row in the training CSV ``dataset``."""
-        import pandas as pd
+    def _missing_classes(self, full: Any) -> list[str]:
+        """Classes of model.classes without a row in the from-scratch training set ``full``
+        (the selection's table, labels spelled as in model.classes; not read back from its file)."""
+        import pyarrow.compute as pc
 
-        from ml_pipeline.config import label_text
-
-        seen = {label_text(v) for v in pd.read_csv(dataset, usecols=["actual_label"], dtype=str)["actual_label"].dropna()}
+        seen = set(pc.unique(full.column("actual_label")).to_pylist())
         return [c for c in self.settings.model.model.classes if c not in seen]
 
     def _reference_version(self, champion: ModelVersion) -> ModelVersion | None:

@@ -87,6 +87,22 @@ def _as_float(col: Any) -> Any:
     raise _Fallback
 
 
+def _numeric_values(col: Any, *, missing_ok: bool) -> Any:
+    """A numeric feature's values (float64 numpy), checked by its rule: finite, or with
+    ``missing_ok`` (model.features.allow_missing) empty/NaN kept as NaN but never inf.
+    ``_Fallback`` otherwise (the diagnostic path words the problem)."""
+    import numpy as np
+
+    col = _as_float(col)
+    values = col.to_numpy(zero_copy_only=False)
+    if missing_ok:
+        if len(values) and np.isinf(values).any():
+            raise _Fallback
+    elif col.null_count or (len(values) and not np.isfinite(values).all()):
+        raise _Fallback
+    return values
+
+
 def _as_category(col: Any) -> Any:
     """A categorical feature as an object array of str, None = missing (log_schema's rule);
     ``_Fallback`` for raw bytes (the diagnostic path reports what is not UTF-8)."""
@@ -204,13 +220,7 @@ def _process(batch: Any, ctx: _Ctx, *, features: bool) -> _Piece:
         for f in s.categorical:
             cats.append(_as_category(sub.column(f)))
         for f in s.numeric:
-            col = _as_float(sub.column(f))
-            feats.append(col.to_numpy(zero_copy_only=False))
-            if f in s.allow_missing:  # empty cells and NaN are kept (as NaN); inf is still an error
-                if len(col) and np.isinf(feats[-1]).any():
-                    raise _Fallback
-            elif col.null_count or (len(col) and not np.isfinite(feats[-1]).all()):
-                raise _Fallback
+            feats.append(_numeric_values(sub.column(f), missing_ok=f in s.allow_missing))
     h = holdout_hash(ids.to_numpy(zero_copy_only=False))
     piece = _Piece(rows=batch.num_rows, window_rows=len(rows), conf=conf, pred=codes[0], actual=codes[1], hash=h,
                    scan_rows=scan_rows, decay=decay)

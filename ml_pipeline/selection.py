@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ml_pipeline.dataset_csv import write_csv
 from ml_pipeline.datasets import confidence_bands, holdout_cutoff, holdout_hash, in_holdout, is_error, replay_count, replay_draw
-from ml_pipeline.log_batch import _as_category, _as_float, _Ctx, _Fallback, _ordered_map, _Piece, _release
+from ml_pipeline.log_batch import _as_category, _Ctx, _Fallback, _numeric_values, _ordered_map, _Piece, _release
 from ml_pipeline.log_reader import _csv_range, _fast_read, _FastFile, _open_parquet, _parquet_batches
 from ml_pipeline.log_schema import LogSchema, LogSource, Window, _us, ensure_utc
 from ml_pipeline.log_sources import _read_sources
@@ -64,28 +64,19 @@ def _second_pass(ff: _FastFile, targets: list[tuple[Any, Any, Any, Any]], schema
             at = win0 + seen
             spans = [(np.searchsorted(idx, [at, at + len(rows)]), idx, places, outs) for idx, places, *outs in targets]
             for f in schema.features:
+                col = batch.column(f) if whole else batch.column(f).take(pa.array(rows))
                 if f in schema.categorical:
-                    col = batch.column(f)
-                    values = _as_category(col if whole else col.take(pa.array(rows)))
-                    kind, j = 1, schema.categorical.index(f)
-                else:
-                    col = _as_float(batch.column(f))
-                    col = col if whole else col.take(pa.array(rows))
-                    values = col.to_numpy(zero_copy_only=False)
-                    if f in schema.allow_missing:  # empty/NaN kept, inf is not (as on the first pass)
-                        if len(values) and np.isinf(values).any():
-                            raise _Fallback(ff.display)
-                    elif col.null_count or (len(values) and not np.isfinite(values).all()):
-                        raise _Fallback(ff.display)
-                    kind, j = 0, schema.numeric.index(f)
+                    values, slot, j = _as_category(col), 1, schema.categorical.index(f)
+                else:  # the first pass's rule (log_batch)
+                    values, slot, j = _numeric_values(col, missing_ok=f in schema.allow_missing), 0, schema.numeric.index(f)
                 for (lo, hi), idx, places, outs in spans:
-                    outs[kind][j, places[lo:hi]] = values[idx[lo:hi] - at]
+                    outs[slot][j, places[lo:hi]] = values[idx[lo:hi] - at]
             seen += len(rows)
         return seen - expected
 
     try:
         mismatch = _ordered_map(unit, units)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OSError):
+    except (_Fallback, pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OSError):
         raise _Fallback(ff.display) from None
     finally:
         if fd >= 0:
