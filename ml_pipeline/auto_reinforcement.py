@@ -66,7 +66,8 @@ log = logging.getLogger("ml_pipeline.auto_reinforcement")
 TRAINER = Path(__file__).resolve().parent / "train_model.py"
 # Variables the training subprocess may inherit: no secrets (SUPABASE_* never pass).
 SAFE_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ", "LOG_LEVEL", "VIRTUAL_ENV", "PYTHONHASHSEED",
-            "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+            "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+            "ARROW_DEFAULT_MEMORY_POOL")
 
 
 # --------------------------------------------------------------------------- outcome

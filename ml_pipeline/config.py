@@ -179,6 +179,9 @@ def _schema() -> Any:
         def _unique(cls, v: list[str]) -> list[str]:
             if len(set(v)) != len(v):
                 raise ValueError("class names must be unique")
+            if any(not x.strip() for x in v):
+                # a blank actual label in a log means "not known yet"
+                raise ValueError(f"class names must not be blank; got {v!r}")
             return v
 
     class EvaluationLog(Strict):

@@ -16,6 +16,9 @@ from ml_pipeline.datasets import holdout_hash
 from ml_pipeline.log_schema import LOGICAL_COLUMNS, LogSchema, Window, _us, categorical_text
 
 _PY_SPACE = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
+# The first UTF-8 byte of every whitespace character (Python's, which holds Arrow's): a text
+# that starts with none of them is not blank (_maybe_blank).
+_SPACE_LEADS = sorted({c.encode()[0] for c in _PY_SPACE})
 
 
 class _Fallback(Exception):
@@ -132,6 +135,35 @@ def _actual_text(col: Any) -> Any:
     return pc.if_else(blank, pa.scalar(None, pa.string()), text) if pc.any(blank).as_py() else text
 
 
+def _us_values(ts: Any) -> Any:
+    """A (null-free) timestamp Array or ChunkedArray as int64 microseconds UTC, in numpy
+    (zero-copy per chunk: ``ChunkedArray.to_numpy`` would take a slow path)."""
+    import numpy as np
+    import pyarrow as pa
+
+    us = ts.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
+    if isinstance(us, pa.ChunkedArray):
+        chunks = [c.to_numpy() for c in us.chunks]
+        return chunks[0] if len(chunks) == 1 else np.concatenate(chunks) if chunks else np.zeros(0, np.int64)
+    return us.to_numpy()
+
+
+def _maybe_blank(text: Any) -> bool:
+    """False when no value of the (null-free) string array ``text`` can be blank: none is empty
+    or starts with a byte that begins a whitespace character. One look at each first byte,
+    instead of trimming every value."""
+    import numpy as np
+
+    if not len(text):
+        return False
+    offsets = np.frombuffer(text.buffers()[1], np.int32)[text.offset:text.offset + len(text) + 1]
+    starts, ends = offsets[:-1], offsets[1:]
+    if (ends <= starts).any():
+        return True
+    data = np.frombuffer(text.buffers()[2], np.uint8)
+    return bool(np.isin(data[starts], _SPACE_LEADS).any())
+
+
 def _label_codes(col: Any, classes: Any, *, blank_is_null: bool) -> Any:
     """Class index of each label (null: missing, or blank when ``blank_is_null``).
 
@@ -147,8 +179,13 @@ def _label_codes(col: Any, classes: Any, *, blank_is_null: bool) -> Any:
         if codes.null_count != text.null_count:
             raise _Fallback
         return codes.take(col.indices)
-    text = _actual_text(col) if blank_is_null else _as_text(col)
+    text = _as_text(col)
     codes = pc.index_in(text, value_set=classes)
+    if codes.null_count == text.null_count:
+        return codes  # every label is a class as written (no class is blank: config)
+    if blank_is_null:
+        text = _actual_text(text)
+        codes = pc.index_in(text, value_set=classes)
     if codes.null_count != text.null_count:
         # Same label, other spelling (config.label_from_text): "1.0" for 1, "true" for True.
         text = pc.replace_substring_regex(text, pattern=r"^\s*(-?[0-9]+)\.0+\s*$", replacement=r"\1")
@@ -170,7 +207,7 @@ def _process(batch: Any, ctx: _Ctx, *, features: bool) -> _Piece:
     ts = batch.column(s.columns["created_at"])
     if not pa.types.is_timestamp(ts.type) or ts.null_count:
         raise _Fallback
-    t = ts.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy()
+    t = _us_values(ts)
     rows = np.arange(batch.num_rows) if ctx.start is None else np.flatnonzero((t >= ctx.scan_start) & (t < ctx.end))
     sub = batch.take(pa.array(rows)) if len(rows) != batch.num_rows else batch
     classes = pa.array(s.classes, pa.string())
@@ -200,8 +237,8 @@ def _process(batch: Any, ctx: _Ctx, *, features: bool) -> _Piece:
     ids = _as_text(sub.column(s.columns["prediction_id"]))
     if ids.null_count:
         raise _Fallback
-    if len(ids) and (pc.min(pc.utf8_length(pc.utf8_trim_whitespace(ids))).as_py() == 0
-                     or pc.min(pc.utf8_length(pc.utf8_trim(ids, _PY_SPACE))).as_py() == 0):
+    if _maybe_blank(ids) and (pc.min(pc.utf8_length(pc.utf8_trim_whitespace(ids))).as_py() == 0
+                              or pc.min(pc.utf8_length(pc.utf8_trim(ids, _PY_SPACE))).as_py() == 0):
         raise _Fallback
     if codes is None:
         pred = _label_codes(sub.column(s.columns["predicted_label"]), classes, blank_is_null=False)
@@ -248,8 +285,10 @@ def _process(batch: Any, ctx: _Ctx, *, features: bool) -> _Piece:
 
 
 def _ordered_map(fn: Any, items: list[Any]) -> list[Any]:
-    """``[fn(x) for x in items]`` on a few threads (pyarrow releases the GIL), at most one task
-    in flight per thread so that memory stays bounded; the first exception propagates."""
+    """``[fn(x) for x in items]`` on a few threads (pyarrow releases the GIL); the first
+    exception propagates. A few tasks per thread are submitted ahead, so that a thread that
+    is done with a short task takes the next one while a long one ahead of it still runs;
+    memory stays bounded (tasks are run in order, and only ``_AHEAD`` results wait)."""
     from concurrent.futures import ThreadPoolExecutor
 
     workers = _workers()
@@ -261,7 +300,7 @@ def _ordered_map(fn: Any, items: list[Any]) -> list[Any]:
         nxt = 0
         try:
             while nxt < len(items) or pending:
-                while nxt < len(items) and len(pending) < workers:
+                while nxt < len(items) and len(pending) < _AHEAD * workers:
                     pending.append(pool.submit(fn, items[nxt]))
                     nxt += 1
                 out.append(pending.pop(0).result())
@@ -269,6 +308,9 @@ def _ordered_map(fn: Any, items: list[Any]) -> list[Any]:
             for f in pending:
                 f.cancel()
     return out
+
+
+_AHEAD = 3  # tasks in flight per thread (_ordered_map)
 
 
 def _release() -> None:

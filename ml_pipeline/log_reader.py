@@ -13,13 +13,15 @@ results are the reference.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from ml_pipeline.log_batch import _Ctx, _decay_columns, _Fallback, _narrow_columns, _ordered_map, _Piece, _process, _release
+from ml_pipeline.log_batch import _Ctx, _decay_columns, _Fallback, _narrow_columns, _ordered_map, _Piece, _process, _release, _us_values
 from ml_pipeline.log_diagnostic import _arrow_types, _check_header, _timestamp_chain, csv_input, raw_text_options, with_raw_text
 from ml_pipeline.log_schema import BATCH_BYTES, LogSchema, file_format
 
@@ -27,6 +29,9 @@ log = logging.getLogger("ml_pipeline.data_loader")
 
 
 CSV_CHUNK_BYTES = 2 << 20
+_BUFFERS = threading.local()  # each reading thread's buffer (_range_bytes)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_US = timedelta(microseconds=1)
 
 
 def _csv_options(schema: LogSchema, ts_type: Any, names: list[str] | None, block: int,
@@ -66,12 +71,8 @@ def _csv_ranges(path: Path, size: int) -> list[tuple[int, int]]:
     return list(pairwise([*cuts, size]))
 
 
-def _csv_pieces(path: Path, fmt: str, ctx: _Ctx, display: str) -> tuple[list[_Piece], Any]:
-    """Parse a CSV file (typed) into window-cut pieces, trying naive then aware timestamps.
-
-    Returns the pieces and, when the candidates' features are left for a second pass
-    (plain CSV), what that pass needs: ``(ranges, column names, timestamp type)``.
-    """
+def _csv_pieces(path: Path, fmt: str, ctx: _Ctx, display: str) -> list[_Piece]:
+    """Parse a CSV file (typed) into window-cut pieces, trying naive then aware timestamps."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -84,7 +85,7 @@ def _csv_pieces(path: Path, fmt: str, ctx: _Ctx, display: str) -> tuple[list[_Pi
                 if raw_co is not None:  # categorical columns as written (a second stream, in step)
                     raw = pacsv.open_csv(csv_input(path, display, fmt, ctx.schema), read_options=ro, convert_options=raw_co)
                     reader = (with_raw_text(b, raw.read_next_batch()) for b in reader)
-                return [_process(b, ctx, features=True) for b in reader if b.num_rows], None
+                return [_process(b, ctx, features=True) for b in reader if b.num_rows]
             return _csv_parallel(path, ctx, ts_type)
         except pa.ArrowInvalid:
             continue
@@ -100,19 +101,17 @@ def _csv_header(path: Path) -> list[str]:
         return list(reader.schema.names)
 
 
-def _csv_range(path: Path, fd: int, spec: tuple[int, int, int], ctx: _Ctx, ts_type: Any, names: list[str],
-               columns: list[str], *, skip_outside: bool = True) -> tuple[Any, Any]:
-    """Byte range ``(index, start, end)`` as a table of ``columns``, and its row count. With
-    ``skip_outside``, None when no row of it is in the window (then only its timestamps
-    were converted, and checked)."""
-    import os
-
+def _csv_range(fd: int, spec: tuple[int, int, int], ctx: _Ctx, ts_type: Any, names: list[str],
+               columns: list[str]) -> tuple[Any, Any]:
+    """Byte range ``(index, start, end)`` as a table of ``columns`` (or of what the decay check
+    counts with, for a range of the days before the window), and its row count; None when no
+    row of it is in the window (then only its timestamps were converted, and checked)."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 
     i, a, b = spec
-    raw = os.pread(fd, b - a, a)
+    raw = _range_bytes(fd, a, b)
     buf = pa.py_buffer(raw)
     ts_name = ctx.schema.columns["created_at"]
 
@@ -125,7 +124,7 @@ def _csv_range(path: Path, fd: int, spec: tuple[int, int, int], ctx: _Ctx, ts_ty
         return table
 
     start, scan_start, end = ctx.start, ctx.scan_start, ctx.end
-    edges = _edge_times(raw, i == 0, ctx, ts_type, names) if start is not None and skip_outside else None
+    edges = _edge_times(raw, i == 0, ctx, names) if start is not None else None
     if edges is not None and start is not None and end is not None and start <= edges[0] and edges[1] < end:
         # First and last line in the window, as in a log written in time order: parse at once
         # (_process still cuts every row to the window).
@@ -138,12 +137,12 @@ def _csv_range(path: Path, fd: int, spec: tuple[int, int, int], ctx: _Ctx, ts_ty
             return table, table.num_rows
         table = parse(columns)  # a row of the window among them (not in time order)
         return table, table.num_rows
-    if ctx.start is not None and skip_outside:
+    if ctx.start is not None:
         ro, co = _csv_options(ctx.schema, ts_type, names if i else None, len(buf) + 1, [ts_name])
         ts = pacsv.read_csv(buf, read_options=ro, convert_options=co).column(0)
         if ts.null_count:
             raise _Fallback
-        t = ts.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy()
+        t = _us_values(ts)
         scanned = (t >= ctx.scan_start) & (t < ctx.end)
         if not scanned.any():
             return None, len(t)
@@ -153,65 +152,84 @@ def _csv_range(path: Path, fd: int, spec: tuple[int, int, int], ctx: _Ctx, ts_ty
     return table, table.num_rows
 
 
-def _edge_times(raw: bytes, header: bool, ctx: _Ctx, ts_type: Any, names: list[str]) -> tuple[int, int] | None:
+def _range_bytes(fd: int, a: int, b: int) -> memoryview:
+    """Bytes ``a:b`` of the file, in this thread's reusable buffer (valid until its next call).
+
+    A fresh 2 MiB ``bytes`` per range would be a fresh mmap each time (the job fixes glibc's
+    mmap threshold): about 0.8 s of page faults per GB read. pyarrow's CSV reader copies what
+    it parses, so its tables never point into this buffer. ``_Fallback`` on a short read
+    (the file changed while it was read)."""
+    import os
+
+    buf = getattr(_BUFFERS, "buf", None)
+    if buf is None or len(buf) < b - a:
+        buf = _BUFFERS.buf = bytearray(max(b - a, CSV_CHUNK_BYTES + (1 << 16)))
+    view = memoryview(buf)[: b - a]
+    if os.preadv(fd, [view], a) != b - a:
+        raise _Fallback
+    return view
+
+
+def _edge_times(raw: memoryview, header: bool, ctx: _Ctx, names: list[str]) -> tuple[int, int] | None:
     """The timestamps (us UTC, lower first) of a byte range's first and last data lines: a hint
     of where the range lies, None when they cannot be read that way. Only which columns are
-    parsed first depends on it; every row is still cut to the window by its own timestamp."""
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
+    parsed first depends on it; every row is still cut to the window by its own timestamp,
+    parsed by pyarrow."""
+    import csv
 
-    if not names:
+    head = bytes(raw[: 1 << 16])
+    if header:
+        names = next(csv.reader([head[: head.find(b"\n") + 1].decode("utf-8", "replace")]), [])
+    ts_name = ctx.schema.columns["created_at"]
+    if ts_name not in names:
         return None
-    begin = raw.find(b"\n") + 1 if header else 0
-    first_end = raw.find(b"\n", begin)
-    last_begin = raw.rfind(b"\n", 0, len(raw) - 1) + 1
-    if begin <= 0 and header or first_end < 0 or last_begin <= first_end:
+    begin = head.find(b"\n") + 1 if header else 0
+    first_end = head.find(b"\n", begin)
+    tail = bytes(raw[-(1 << 16):]).rstrip(b"\r\n")
+    last_begin = tail.rfind(b"\n") + 1
+    if header and begin <= 0 or first_end < 0 or last_begin <= 0:
         return None
-    lines = raw[begin:first_end + 1] + raw[last_begin:].rstrip(b"\r\n") + b"\n"
-    ro, co = _csv_options(ctx.schema, ts_type, names, len(lines) + 1, [ctx.schema.columns["created_at"]])
-    try:
-        ts = pacsv.read_csv(pa.py_buffer(lines), read_options=ro, convert_options=co).column(0)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return None
-    if len(ts) != 2 or ts.null_count:
-        return None
-    t = ts.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy()
-    return int(t.min()), int(t.max())
+    j, out = names.index(ts_name), []
+    for line in (head[begin:first_end], tail[last_begin:]):
+        try:
+            text = next(csv.reader([line.decode("utf-8")]))[j]
+            t = datetime.fromisoformat(text.strip())
+        except (ValueError, IndexError, StopIteration):
+            return None
+        t = t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+        out.append((t - _EPOCH) // _ONE_US)
+    return min(out), max(out)
 
 
-def _csv_parallel(path: Path, ctx: _Ctx, ts_type: Any) -> tuple[list[_Piece], Any]:
+def _csv_parallel(path: Path, ctx: _Ctx, ts_type: Any) -> list[_Piece]:
     """Byte ranges parsed and processed on a few threads (pyarrow releases the GIL), in order.
 
-    Timestamps first (one converted column): a range with no row in the window is not
-    converted further; rows outside the window are only checked for their timestamps, as
-    on the diagnostic path. Without ``ctx.candidate_features`` the features are not
-    converted here at all (a second pass reads the ranges that hold selected rows).
+    Timestamps first (one converted column) unless the range's first and last lines say
+    where it lies: a range with no row in the window is not converted further (rows outside
+    the window are only checked for their timestamps, as on the diagnostic path), a range of
+    the decay check's days only for what the counts use. One pass: the window's ranges are
+    converted whole, and the candidates' features kept (``_process``).
     """
     import os
 
     ranges = _csv_ranges(path, path.stat().st_size)
     specs = [(i, a, b) for i, (a, b) in enumerate(ranges)]
     names = _csv_header(path) if len(ranges) > 1 else []
-    narrow = not ctx.candidate_features and ctx.keep == "candidates"
-    columns = _narrow_columns(ctx.schema) if narrow else ctx.schema.file_columns
     fd = os.open(path, os.O_RDONLY)
 
     def parse(spec: tuple[int, int, int]) -> list[_Piece]:
-        table, n = _csv_range(path, fd, spec, ctx, ts_type, names, columns)
+        table, n = _csv_range(fd, spec, ctx, ts_type, names, ctx.schema.file_columns)
         if table is None:
             return [_Piece.empty(n)] if n else []
-        pieces = [_process(batch, ctx, features=not narrow) for batch in table.to_batches() if batch.num_rows]
+        pieces = [_process(batch, ctx, features=True) for batch in table.to_batches() if batch.num_rows]
         del table
-        for p in pieces:
-            p.group = spec[0]
         _release()  # this thread's freed parse buffers
         return pieces
 
     try:
-        pieces = [p for ps in _ordered_map(parse, specs) for p in ps]
+        return [p for ps in _ordered_map(parse, specs) for p in ps]
     finally:
         os.close(fd)
-    return pieces, ((specs, names, ts_type) if narrow else None)
 
 
 def _parquet_plan(path: Path, ctx: _Ctx) -> tuple[Any, list[int], int, set[int]]:
@@ -295,9 +313,8 @@ class _FastFile:
     pieces: list[_Piece]
     scale: str  # resolved confidence scale: "unit" or "percent"
     path: Path | None = None
-    # The second pass, when the candidates' features were not kept: ("parquet", None, units)
-    # or ("csv", (byte ranges, column names, timestamp type), units); a unit is
-    # (row group or range index, its first window row, its window rows).
+    # The second pass, when the candidates' features were not kept (Parquet): the units,
+    # (row group, its first window row, its window rows) of each row group with window rows.
     second: Any = None
 
     @property
@@ -338,15 +355,12 @@ def _fast_read(path: Path, display: str, schema: LogSchema, ctx: _Ctx) -> _FastF
 
             pieces = [p for ps in _ordered_map(read_group, groups) for p in ps]
             if two_pass:
-                second = ("parquet", None, _units(pieces))
+                second = _units(pieces)
         else:
-            first = replace(ctx, candidate_features=False) if ctx.keep == "candidates" and fmt == "csv" else ctx
-            pieces, csv_pass = _csv_pieces(path, fmt, first, display)
+            pieces = _csv_pieces(path, fmt, ctx, display)
             rows_read = 0
             for p in pieces:
                 p.row0, rows_read = rows_read, rows_read + p.rows
-            if csv_pass is not None:
-                second = ("csv", csv_pass, _units(pieces))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OSError, KeyError):
         raise _Fallback from None
     if rows_read == 0:

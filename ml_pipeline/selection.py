@@ -7,7 +7,6 @@ the guide's functions and the benchmark all call :func:`select_datasets`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -15,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from ml_pipeline.dataset_csv import write_csv
 from ml_pipeline.datasets import confidence_bands, holdout_cutoff, holdout_hash, in_holdout, is_error, replay_count, replay_draw
-from ml_pipeline.log_batch import _as_category, _Ctx, _Fallback, _numeric_values, _ordered_map, _Piece, _release
-from ml_pipeline.log_reader import _csv_range, _fast_read, _FastFile, _open_parquet, _parquet_batches
+from ml_pipeline.log_batch import _as_category, _Ctx, _Fallback, _numeric_values, _ordered_map, _Piece, _release, _us_values
+from ml_pipeline.log_reader import _fast_read, _FastFile, _open_parquet, _parquet_batches
 from ml_pipeline.log_schema import LogSchema, LogSource, Window, _us, ensure_utc
 from ml_pipeline.log_sources import _read_sources
 
@@ -28,37 +27,24 @@ log = logging.getLogger("ml_pipeline.data_loader")
 
 
 def _second_pass(ff: _FastFile, targets: list[tuple[Any, Any, Any, Any]], schema: LogSchema, ctx: _Ctx) -> None:
-    """Read timestamps and features again where the window has rows (Parquet row groups, CSV
-    byte ranges). Checks the features of every window row (the days before the window are read
-    for the decay counts only, never for features) and, for each ``(window rows, places,
-    numeric array, categorical array)`` in ``targets``, writes those rows' numeric features
-    to ``numeric[:, places]`` and their categorical ones to ``categorical[:, places]``."""
-    import os
-
+    """Read timestamps and features again from the Parquet row groups where the window has
+    rows. Checks the features of every window row (the days before the window are read for
+    the decay counts only, never for features) and, for each ``(window rows, places, numeric
+    array, categorical array)`` in ``targets``, writes those rows' numeric features to
+    ``numeric[:, places]`` and their categorical ones to ``categorical[:, places]``."""
     import numpy as np
     import pyarrow as pa
 
-    kind, csv_pass, units = ff.second
     ts_name = schema.columns["created_at"]
     columns = [ts_name, *schema.features]
     path = ff.path
     assert path is not None  # a second pass is planned only for files read from disk
-    fd = os.open(path, os.O_RDONLY) if kind == "csv" else -1
-
-    def batches(g: int) -> Iterator[Any]:
-        if kind == "parquet":
-            for _g, _row0, batch in _parquet_batches(_open_parquet(path, ctx), [g], columns):
-                yield batch
-        else:
-            specs, names, ts_type = csv_pass
-            table, _n = _csv_range(path, fd, specs[g], ctx, ts_type, names, columns, skip_outside=False)
-            yield from table.to_batches() if table is not None else ()
 
     def unit(spec: tuple[int, int, int]) -> int:
         g, win0, expected = spec
         seen = 0
-        for batch in batches(g):
-            t = batch.column(ts_name).cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy()
+        for _g, _row0, batch in _parquet_batches(_open_parquet(path, ctx), [g], columns):
+            t = _us_values(batch.column(ts_name))
             rows = np.flatnonzero((t >= ctx.start) & (t < ctx.end)) if ctx.start is not None else np.arange(batch.num_rows)
             whole = len(rows) == batch.num_rows
             at = win0 + seen
@@ -75,12 +61,9 @@ def _second_pass(ff: _FastFile, targets: list[tuple[Any, Any, Any, Any]], schema
         return seen - expected
 
     try:
-        mismatch = _ordered_map(unit, units)
+        mismatch = _ordered_map(unit, ff.second)
     except (_Fallback, pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OSError):
         raise _Fallback(ff.display) from None
-    finally:
-        if fd >= 0:
-            os.close(fd)
     if any(mismatch):
         raise _Fallback(ff.display)
 
@@ -282,8 +265,8 @@ def _fast_datasets(files: list[_FastFile], schema: LogSchema, ctx: _Ctx, *, wind
                             np.empty((len(schema.categorical), len(idx)), object), extra))
     del sel_cand, unit, pred, act, cand_ts, cand_ids
 
-    # Features: from the candidates kept while reading (CSV), or read again (Parquet, which
-    # also checks them then).
+    # Features: from the candidates kept while reading (CSV), or read again (Parquet row
+    # groups, which also checks them then).
     c0 = win0 = 0
     for f in files:
         if f.second is not None:

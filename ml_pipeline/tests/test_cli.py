@@ -139,3 +139,20 @@ def test_entry_points_fix_the_mmap_threshold(monkeypatch):
     monkeypatch.setattr(ctypes.util, "find_library", lambda name: "libc-that-does-not-exist.so.9")
     monkeypatch.setattr(ctypes, "CDLL", lambda name: (_ for _ in ()).throw(OSError(f"{name}: cannot open")))
     assert real() is False
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="jemalloc is chosen on Linux only")
+@pytest.mark.parametrize("user_choice, expected", [(None, "jemalloc"), ("mimalloc", "mimalloc"), ("system", "system")])
+def test_entry_points_give_pyarrow_jemalloc_unless_the_user_chose(user_choice, expected):
+    """Set up before pyarrow is imported (as run_main does), pyarrow allocates from jemalloc
+    (mimalloc faulted each parsed CSV range's pages in again: bench/README.md); a user's
+    ARROW_DEFAULT_MEMORY_POOL wins. In a fresh interpreter: pyarrow reads it once, on import."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    if user_choice is not None:
+        env["ARROW_DEFAULT_MEMORY_POOL"] = user_choice
+    code = ("from ml_pipeline.cli import keep_freed_memory_small; keep_freed_memory_small(); "
+            "import pyarrow as pa; print(pa.default_memory_pool().backend_name)")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == expected and out.stderr == ""

@@ -54,6 +54,7 @@ def _mutated(tmp_path, path, value):
         (("model", "classes"), ["a"], "model.classes' = ['a']"),
         (("model", "classes"), [0.5, 1], "class labels must be strings, integers or booleans; got [0.5]"),
         (("model", "classes"), [1, "1"], "class names must be unique"),
+        (("model", "classes"), ["win", " "], "class names must not be blank"),
         (("promotion", "paired_test"), "t-test", "promotion.paired_test' = 't-test'"),
         (("promotion", "confidence"), 1.0, "promotion.confidence' = 1.0"),
         (("promotion", "guard_metrics"), {"auc": 0.1}, "promotion.guard_metrics.auc"),
