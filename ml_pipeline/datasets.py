@@ -57,16 +57,23 @@ def replay_count(correct: int, errors: int, replay_ratio: float) -> int:
 def replay_draw(class_rank: Any, n_replay: int, random_seed: int) -> Any:
     """Positions (into ``class_rank``, one entry per correct row) of the replayed rows.
 
-    ``class_rank`` orders the actual classes as their names sort, so the draw is pandas'
-    ``groupby("actual_label").sample(frac, random_state)`` on the reference frame.
+    ``class_rank`` orders the actual classes as their names sort. The draw is pandas'
+    ``groupby("actual_label").sample(frac, random_state)`` on the reference frame, step for
+    step without the frame (pandas builds a sub-frame per class: a quarter of a second at
+    10M rows): one ``RandomState(random_seed)``, the classes in sorted order, each drawing
+    ``round(frac x class size)`` of its rows (in log order) with ``choice(replace=False)``.
+    A test holds it equal to pandas.
     """
     import numpy as np
-    import pandas as pd
 
     if not n_replay or not len(class_rank):
         return np.zeros(0, np.int64)
-    keys = pd.DataFrame({"k": class_rank})
-    return keys.groupby("k", group_keys=False).sample(frac=n_replay / len(class_rank), random_state=random_seed).index.to_numpy()
+    frac = n_replay / len(class_rank)
+    state = np.random.RandomState(random_seed)
+    order = np.argsort(class_rank, kind="stable")
+    groups = np.split(order, np.flatnonzero(np.diff(class_rank[order])) + 1)
+    return np.concatenate([g[state.choice(len(g), size=round(frac * len(g)), replace=False).astype(np.intp, copy=False)]
+                           for g in groups])
 
 
 def confidence_bands(conf: Any, threshold: float) -> dict[str, int]:

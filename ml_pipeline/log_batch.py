@@ -136,16 +136,17 @@ def _actual_text(col: Any) -> Any:
 
 
 def _us_values(ts: Any) -> Any:
-    """A (null-free) timestamp Array or ChunkedArray as int64 microseconds UTC, in numpy
-    (zero-copy per chunk: ``ChunkedArray.to_numpy`` would take a slow path)."""
+    """A (null-free) timestamp Array or ChunkedArray as int64 microseconds UTC, in numpy:
+    zero-copy for microsecond columns (naive ones are UTC), per chunk (``ChunkedArray.to_numpy``
+    and casts to the same type copy)."""
     import numpy as np
     import pyarrow as pa
 
-    us = ts.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
-    if isinstance(us, pa.ChunkedArray):
-        chunks = [c.to_numpy() for c in us.chunks]
-        return chunks[0] if len(chunks) == 1 else np.concatenate(chunks) if chunks else np.zeros(0, np.int64)
-    return us.to_numpy()
+    chunks = ts.chunks if isinstance(ts, pa.ChunkedArray) else [ts]
+    if ts.type.unit != "us":
+        chunks = [c.cast(pa.timestamp("us", tz="UTC")) for c in chunks]
+    values = [c.view(pa.int64()).to_numpy() for c in chunks]
+    return values[0] if len(values) == 1 else np.concatenate(values) if values else np.zeros(0, np.int64)
 
 
 def _maybe_blank(text: Any) -> bool:
