@@ -80,7 +80,7 @@ def report_error(exc: PipelineError) -> int:
     return exc.exit_code
 
 
-MMAP_THRESHOLD = int(__import__("os").environ.get("MMT", 128 * 1024))
+MMAP_THRESHOLD = 128 * 1024
 _M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter (malloc.h)
 
 
