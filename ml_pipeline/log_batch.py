@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ml_pipeline.datasets import holdout_hash
+from ml_pipeline.datasets import holdout_hash, in_holdout, is_error
 from ml_pipeline.log_schema import LOGICAL_COLUMNS, LogSchema, Window, _us, categorical_text
 
 _PY_SPACE = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
@@ -69,6 +69,7 @@ class _Piece:
     cand_ids: Any = None  # prediction_id, pa.StringArray
     cand_feat: Any = None  # numeric features, float64 array (n_numeric, n), unless read again later
     cand_cat: Any = None  # categorical features, object array (n_categorical, n) of str/None, or None
+    sel: Any = None  # the piece's selection (_select_piece), when made while reading
     # rows read for the decay check (ctx.scan, the window and the days before it), and their
     # labelled / correct counts per period
     scan_rows: int = 0
@@ -265,15 +266,11 @@ def _process(batch: Any, ctx: _Ctx, *, features: bool) -> _Piece:
     if ctx.keep == "all":
         keep = np.arange(len(rows))
     else:
-        labelled = piece.actual >= 0
-        scale = s.confidence_scale
-        if scale == "auto" or ctx.full:
-            keep = np.flatnonzero(labelled)
-        else:
-            unit = conf / 100.0 if scale == "percent" else conf
-            train = labelled & ~((h % np.uint64(10_000)) < np.uint64(ctx.holdout_cutoff))
-            low_error = train & (piece.pred != piece.actual) & ~(unit > ctx.threshold)
-            keep = np.flatnonzero(labelled & ~low_error)
+        if s.confidence_scale == "auto":  # the file's scale is known once it is read: selected later
+            keep = np.flatnonzero(piece.actual >= 0)
+        else:  # selected here, on the reading thread
+            piece.sel = _select_piece(piece, s.confidence_scale, ctx)
+            keep = piece.sel["cand"]
         piece.cand_pos, piece.cand_ts = keep, t[rows[keep]]
         piece.cand_ids = ids.take(pa.array(keep))
         if ctx.candidate_features:
@@ -283,6 +280,30 @@ def _process(batch: Any, ctx: _Ctx, *, features: bool) -> _Piece:
     piece.kept = sub.take(pa.array(keep)) if len(keep) != len(rows) else sub
     piece.kept_row = rows[keep]
     return piece
+
+
+def _select_piece(p: _Piece, scale: str, ctx: _Ctx) -> dict[str, Any]:
+    """The selection rules (:mod:`ml_pipeline.datasets`) on one piece's window rows: indices
+    (in the piece) of holdout, error and correct training rows (and every training row for
+    the from-scratch set), the candidates (rows that may be selected) with their class codes
+    and confidence, and the counts the figures need."""
+    import numpy as np
+
+    unit = p.conf / 100.0 if scale == "percent" else p.conf
+    lab = p.actual >= 0
+    right = p.pred == p.actual
+    hold = lab & in_holdout(p.hash, ctx.holdout_cutoff)
+    train = lab & ~hold
+    err = train & is_error(p.pred, p.actual, unit, ctx.threshold)
+    corr = train & right
+    cand = np.flatnonzero(hold | train) if ctx.full else np.flatnonzero(hold | err | corr)
+    return {
+        "hold": np.flatnonzero(hold), "err": np.flatnonzero(err), "corr": np.flatnonzero(corr),
+        "train": np.flatnonzero(train) if ctx.full else np.zeros(0, np.int64),
+        "cand": cand, "pred": p.pred[cand], "act": p.actual[cand], "unit": unit[cand],
+        "err_unit": unit[err], "err_act": p.actual[err], "corr_act": p.actual[corr],
+        "labelled": int(lab.sum()), "right": int((lab & right).sum()),
+    }
 
 
 def _ordered_map(fn: Any, items: list[Any]) -> list[Any]:

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ml_pipeline.dataset_csv import write_csv
-from ml_pipeline.datasets import confidence_bands, holdout_cutoff, holdout_hash, in_holdout, is_error, replay_count, replay_draw
-from ml_pipeline.log_batch import _as_category, _Ctx, _Fallback, _numeric_values, _ordered_map, _Piece, _release, _us_values
+from ml_pipeline.datasets import confidence_bands, holdout_cutoff, holdout_hash, replay_count, replay_draw
+from ml_pipeline.log_batch import _as_category, _Ctx, _Fallback, _numeric_values, _ordered_map, _Piece, _release, _select_piece, _us_values
 from ml_pipeline.log_reader import _fast_read, _FastFile, _open_parquet, _parquet_batches
 from ml_pipeline.log_schema import LogSchema, LogSource, Window, _us, ensure_utc
 from ml_pipeline.log_sources import _read_sources
@@ -118,31 +118,18 @@ def _fast_selection(files: list[_FastFile], ctx: _Ctx, replay_ratio: float, rand
         if len(hs) > 1 and (hs[1:] == hs[:-1]).any():
             raise _Fallback  # the same prediction on two days: the reference path words it
         del hs
-    parts: dict[str, list[Any]] = {k: [] for k in ("hold", "err", "corr", "train", "cand", "pred", "act", "unit", "err_unit", "err_act", "corr_act")}
+    keys = ("hold", "err", "corr", "train", "cand", "pred", "act", "unit", "err_unit", "err_act", "corr_act")
+    parts: dict[str, list[Any]] = {k: [] for k in keys}
     win0 = n_lab = n_right = 0
     for f in files:
         for p in f.pieces:
-            unit = p.conf / 100.0 if f.scale == "percent" else p.conf
-            lab = p.actual >= 0
-            right = p.pred == p.actual
-            hold = lab & in_holdout(p.hash, ctx.holdout_cutoff)
-            train = lab & ~hold
-            err = train & is_error(p.pred, p.actual, unit, ctx.threshold)
-            corr = train & right
-            cand = np.flatnonzero(hold | train) if ctx.full else np.flatnonzero(hold | err | corr)
-            n_lab += int(lab.sum())
-            n_right += int((lab & right).sum())
-            for key, mask in (("hold", hold), ("err", err), ("corr", corr)) + ((("train", train),) if ctx.full else ()):
-                parts[key].append(np.flatnonzero(mask) + win0)
-            parts["cand"].append(cand + win0)
-            parts["pred"].append(p.pred[cand])
-            parts["act"].append(p.actual[cand])
-            parts["unit"].append(unit[cand])
-            parts["err_unit"].append(unit[err])
-            parts["err_act"].append(p.actual[err])
-            parts["corr_act"].append(p.actual[corr])
+            sel = p.sel if p.sel is not None else _select_piece(p, f.scale, ctx)
+            for key in keys:
+                parts[key].append(sel[key] + win0 if key in ("hold", "err", "corr", "train", "cand") else sel[key])
+            n_lab += sel["labelled"]
+            n_right += sel["right"]
             win0 += p.window_rows
-            p.conf = p.pred = p.actual = p.hash = None
+            p.conf = p.pred = p.actual = p.hash = p.sel = None
     cat = {k: (np.concatenate(v) if v else np.zeros(0, np.int64)) for k, v in parts.items()}
     parts.clear()
     corr_idx, err_idx = cat["corr"], cat["err"]
@@ -212,6 +199,7 @@ def _fast_datasets(files: list[_FastFile], schema: LogSchema, ctx: _Ctx, *, wind
     for p in (p for f in files for p in f.pieces):
         offsets[id(p)] = win0
         win0 += p.window_rows
+    cand_ts: Any
     if enough and pieces:
         cand_pos = np.concatenate([p.cand_pos + offsets[id(p)] for p in pieces])
         cand_ts = np.concatenate([p.cand_ts for p in pieces])
@@ -242,7 +230,9 @@ def _fast_datasets(files: list[_FastFile], schema: LogSchema, ctx: _Ctx, *, wind
             jobs.append((full_idx, [], {"sample_type": pa.array(["replay", "error"]).take(pa.array(is_err[full_idx].astype(np.int8)))}))
             del is_err
         del in_train
-        for idx, keys, extra in jobs:
+
+        def build(job: tuple[Any, list[str], dict[str, Any]]) -> tuple[Any, ...]:
+            idx, keys, extra = job
             ci = np.searchsorted(cand_pos, idx)
             if (ci >= len(cand_pos)).any() or (cand_pos[np.minimum(ci, len(cand_pos) - 1)] != idx).any():
                 raise _Fallback  # cannot happen: every selected row is a candidate
@@ -261,9 +251,11 @@ def _fast_datasets(files: list[_FastFile], schema: LogSchema, ctx: _Ctx, *, wind
                 "confidence": pa.array(unit[si]),
             }
             extra = {k: v.take(pa.array(order)) for k, v in extra.items()}
-            outputs.append((idx, ci, places, cols, np.empty((len(schema.numeric), len(idx))),
-                            np.empty((len(schema.categorical), len(idx)), object), extra))
-    del sel_cand, unit, pred, act, cand_ts, cand_ids
+            return (idx, ci, places, cols, np.empty((len(schema.numeric), len(idx))),
+                    np.empty((len(schema.categorical), len(idx)), object), extra)
+
+        outputs = _ordered_map(build, jobs)  # training, holdout (and full) side by side
+    sel_cand = unit = pred = act = cand_ts = cand_ids = None  # let go (build closes over them)
 
     # Features: from the candidates kept while reading (CSV), or read again (Parquet row
     # groups, which also checks them then).
