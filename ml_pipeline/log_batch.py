@@ -67,7 +67,9 @@ class _Piece:
     cand_pos: Any = None  # their indices among this piece's window rows
     cand_ts: Any = None  # created_at, int64 microseconds UTC
     cand_ids: Any = None  # prediction_id, pa.StringArray
-    cand_feat: Any = None  # numeric features, float64 array (n_numeric, n), unless read again later
+    # numeric features, one float64 array of n values per feature (arrays of a range's rows
+    # stay under glibc's mmap threshold: no fresh pages to fault in), unless read again later
+    cand_feat: Any = None
     cand_cat: Any = None  # categorical features, object array (n_categorical, n) of str/None, or None
     sel: Any = None  # the piece's selection (_select_piece), when made while reading
     # rows read for the decay check (ctx.scan, the window and the days before it), and their
@@ -274,7 +276,7 @@ def _process(batch: Any, ctx: _Ctx, *, features: bool) -> _Piece:
         piece.cand_pos, piece.cand_ts = keep, t[rows[keep]]
         piece.cand_ids = ids.take(pa.array(keep))
         if ctx.candidate_features:
-            piece.cand_feat = np.stack([v[keep] for v in feats]) if feats else np.zeros((0, len(keep)))
+            piece.cand_feat = [v[keep] for v in feats]
             piece.cand_cat = np.stack([v[keep] for v in cats]) if cats else None
         return piece
     piece.kept = sub.take(pa.array(keep)) if len(keep) != len(rows) else sub
