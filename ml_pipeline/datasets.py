@@ -23,12 +23,18 @@ HASH_BUCKETS = 10_000
 
 
 def holdout_hash(ids: Any) -> Any:
-    """uint64 hash of each ``prediction_id`` (an array of str): ``hash_pandas_object``'s value."""
+    """uint64 hash of each ``prediction_id``: ``hash_pandas_object``'s value. ``ids``: an array
+    of str, or a null-free Arrow string array, hashed as the bytes of its UTF-8 text (pandas
+    encodes each str to those bytes first: the same hash, in less than half the time)."""
     import numpy as np
     import pandas as pd
+    import pyarrow as pa
 
     if not len(ids):
         return np.zeros(0, np.uint64)
+    if isinstance(ids, pa.Array):
+        binary = pa.large_binary() if pa.types.is_large_string(ids.type) else pa.binary()
+        return pd.util.hash_array(ids.view(binary).to_numpy(zero_copy_only=False), categorize=False)
     return pd.util.hash_array(np.asarray(ids, dtype=object), categorize=False)
 
 

@@ -262,7 +262,7 @@ def _process(batch: Any, ctx: _Ctx, *, features: bool) -> _Piece:
             cats.append(_as_category(sub.column(f)))
         for f in s.numeric:
             feats.append(_numeric_values(sub.column(f), missing_ok=f in s.allow_missing))
-    h = holdout_hash(ids.to_numpy(zero_copy_only=False))
+    h = holdout_hash(ids)
     piece = _Piece(rows=batch.num_rows, window_rows=len(rows), conf=conf, pred=codes[0], actual=codes[1], hash=h,
                    scan_rows=scan_rows, decay=decay)
     if ctx.keep == "all":

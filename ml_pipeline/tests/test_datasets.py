@@ -36,8 +36,18 @@ def test_replay_draw_of_nothing_is_empty():
     assert len(replay_draw(np.zeros(4, np.int8), 0, 1)) == 0
 
 
-def test_holdout_hash_is_hash_pandas_object():
-    ids = ["p1", "pred-0000000001", "", "é漢🙂", " padded ", "007", "x" * 1000]
+@pytest.mark.parametrize("kind", ["str", "arrow string", "arrow large_string", "arrow slice"])
+def test_holdout_hash_is_hash_pandas_object(kind):
+    """Arrow text is hashed as its UTF-8 bytes: the same values as pandas on the str."""
+    import pyarrow as pa
+
+    ids = ["p1", "pred-0000000001", "", "é漢🙂", " padded ", "007", "x" * 1000, "\u00a0\t"]
     want = pd.util.hash_pandas_object(pd.Series(ids, dtype=object), index=False).to_numpy()
-    np.testing.assert_array_equal(holdout_hash(np.asarray(ids, dtype=object)), want)
+    if kind == "str":
+        got = holdout_hash(np.asarray(ids, dtype=object))
+    elif kind == "arrow slice":  # offsets that do not start at 0
+        got = holdout_hash(pa.array(["skip", *ids])[1:])
+    else:
+        got = holdout_hash(pa.array(ids, pa.large_string() if "large" in kind else pa.string()))
+    np.testing.assert_array_equal(got, want)
 
