@@ -230,6 +230,7 @@ def _csv_parallel(path: Path, ctx: _Ctx, ts_type: Any) -> list[_Piece]:
         return [p for ps in _ordered_map(parse, specs) for p in ps]
     finally:
         os.close(fd)
+        _BUFFERS.__dict__.pop("buf", None)  # this thread's (the pool's threads have ended)
 
 
 def _parquet_plan(path: Path, ctx: _Ctx) -> tuple[Any, list[int], int, set[int]]:
