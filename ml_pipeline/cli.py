@@ -97,8 +97,8 @@ def keep_freed_memory_small() -> bool:
     * pyarrow allocates from jemalloc instead of its default mimalloc, on Linux, unless
       ``ARROW_DEFAULT_MEMORY_POOL`` is set: mimalloc returns each parsed CSV range's pages
       to the system and faults them in again for the next, jemalloc keeps them for reuse.
-      On the 10M-row CSV filter: about a third less system time and 40 MB less peak RSS
-      (bench/README.md). The trainer, started with a minimal environment, sets itself up
+      On the 10M-row CSV filter: a quarter to a third less system time and 35 to 40 MB less
+      peak RSS (bench/README.md). The trainer, started with a minimal environment, sets itself up
       the same way (``run_main``); a user's ``ARROW_DEFAULT_MEMORY_POOL`` is passed on.
     """
     import ctypes
