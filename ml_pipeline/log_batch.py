@@ -34,7 +34,9 @@ class _Ctx:
     keep: str  # "all" rows of the window (read_sources), or "candidates" (select_datasets)
     threshold: float = 0.0
     holdout_cutoff: int = 0
-    candidate_features: bool = True  # keep the candidates' features (False: a second pass reads them)
+    # convert and check the window rows' features, and keep the candidates' (False: a
+    # second pass reads and checks them)
+    candidate_features: bool = True
     full: bool = False  # every labelled row is a candidate (the from-scratch training set)
     # The decay check: rows from ``scan_start`` (before the window) are read too and counted per
     # period; of those rows only what the counts use (timestamp, predicted and actual label) is
@@ -201,7 +203,7 @@ def _label_codes(col: Any, classes: Any, *, blank_is_null: bool) -> Any:
     return codes
 
 
-def _process(batch: Any, ctx: _Ctx, *, features: bool) -> _Piece:
+def _process(batch: Any, ctx: _Ctx) -> _Piece:
     """Cut one record batch to the window and check it; keep what ``ctx.keep`` asks for."""
     import numpy as np
     import pyarrow as pa
@@ -257,7 +259,7 @@ def _process(batch: Any, ctx: _Ctx, *, features: bool) -> _Piece:
     if len(conf) and not np.isfinite(conf).all():
         raise _Fallback
     feats, cats = [], []
-    if features:
+    if ctx.candidate_features:
         for f in s.categorical:
             cats.append(_as_category(sub.column(f)))
         for f in s.numeric:
@@ -308,6 +310,9 @@ def _select_piece(p: _Piece, scale: str, ctx: _Ctx) -> dict[str, Any]:
     }
 
 
+_AHEAD = 3  # tasks in flight per thread (_ordered_map)
+
+
 def _ordered_map(fn: Any, items: list[Any]) -> list[Any]:
     """``[fn(x) for x in items]`` on a few threads (pyarrow releases the GIL); the first
     exception propagates. A few tasks per thread are submitted ahead, so that a thread that
@@ -332,9 +337,6 @@ def _ordered_map(fn: Any, items: list[Any]) -> list[Any]:
             for f in pending:
                 f.cancel()
     return out
-
-
-_AHEAD = 3  # tasks in flight per thread (_ordered_map)
 
 
 def _release() -> None:

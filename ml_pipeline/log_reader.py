@@ -85,7 +85,7 @@ def _csv_pieces(path: Path, fmt: str, ctx: _Ctx, display: str) -> list[_Piece]:
                 if raw_co is not None:  # categorical columns as written (a second stream, in step)
                     raw = pacsv.open_csv(csv_input(path, display, fmt, ctx.schema), read_options=ro, convert_options=raw_co)
                     reader = (with_raw_text(b, raw.read_next_batch()) for b in reader)
-                return [_process(b, ctx, features=True) for b in reader if b.num_rows]
+                return [_process(b, ctx) for b in reader if b.num_rows]
             return _csv_parallel(path, ctx, ts_type)
         except pa.ArrowInvalid:
             continue
@@ -221,7 +221,7 @@ def _csv_parallel(path: Path, ctx: _Ctx, ts_type: Any) -> list[_Piece]:
         table, n = _csv_range(fd, spec, ctx, ts_type, names, ctx.schema.file_columns)
         if table is None:
             return [_Piece.empty(n)] if n else []
-        pieces = [_process(batch, ctx, features=True) for batch in table.to_batches() if batch.num_rows]
+        pieces = [_process(batch, ctx) for batch in table.to_batches() if batch.num_rows]
         del table
         _release()  # this thread's freed parse buffers
         return pieces
@@ -349,7 +349,7 @@ def _fast_read(path: Path, display: str, schema: LogSchema, ctx: _Ctx) -> _FastF
                 out = []
                 group_cols = _decay_columns(schema) if ctx.decay is not None and g in before else cols
                 for _g, row0, batch in _parquet_batches(_open_parquet(path, ctx), [g], group_cols):
-                    p = _process(batch, first, features=not two_pass)
+                    p = _process(batch, first)
                     p.row0, p.group = row0, g
                     out.append(p)
                 return out
